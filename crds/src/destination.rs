@@ -1,0 +1,139 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{BufferingHints, ProcessingConfiguration};
+
+/// Where a stream delivers. Exactly one property is set (externally tagged, so the schema stays
+/// structural as destinations are added).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Destination {
+    /// Amazon S3 or any S3-compatible object store (Firehose's `ExtendedS3DestinationConfiguration`).
+    S3(S3Destination),
+    /// A directory on the local disk, named like an S3 bucket would be: the embedded default of
+    /// `hydrant run`.
+    Local(LocalDestination),
+}
+
+impl Destination {
+    /// The object-delivery settings shared by the S3 and local forms.
+    pub fn delivery(&self) -> &ObjectDelivery {
+        match self {
+            Destination::S3(s3) => &s3.delivery,
+            Destination::Local(local) => &local.delivery,
+        }
+    }
+
+    /// The metrics label and Firehose-ish name of this destination kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Destination::S3(_) => "s3",
+            Destination::Local(_) => "local",
+        }
+    }
+}
+
+/// An S3-compatible bucket.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Destination {
+    /// Bucket name.
+    #[schemars(length(min = 3, max = 63))]
+    pub bucket: String,
+    /// Endpoint URL of an S3-compatible store; omit for AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub endpoint: Option<String>,
+    /// Region used to sign requests.
+    #[serde(default = "default_region")]
+    #[schemars(length(min = 1, max = 64))]
+    pub region: String,
+    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint` (most S3-compatible stores).
+    #[serde(default)]
+    pub force_path_style: bool,
+    /// Secret with keys `accessKeyId` and `secretAccessKey`. Without it, credentials come from the
+    /// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, web identity, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub credentials_secret: Option<String>,
+    #[serde(flatten)]
+    pub delivery: ObjectDelivery,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+/// A local directory.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalDestination {
+    /// Directory objects are written under (created if missing).
+    #[serde(default = "default_local_directory")]
+    #[schemars(length(min = 1, max = 4096))]
+    pub directory: String,
+    #[serde(flatten)]
+    pub delivery: ObjectDelivery,
+}
+
+fn default_local_directory() -> String {
+    "./hydrant-data".to_owned()
+}
+
+/// How batches become objects: naming, buffering, compression and processing.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectDelivery {
+    /// Key prefix; may hold `!{timestamp:...}` and `!{firehose:random-string}`. Without any
+    /// timestamp expression, `yyyy/MM/dd/HH/` is appended, as Firehose does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub prefix: Option<String>,
+    /// Key prefix of failed records; must hold `!{firehose:error-output-type}` if it has any
+    /// expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub error_output_prefix: Option<String>,
+    /// When a batch is delivered.
+    #[serde(default)]
+    pub buffering_hints: BufferingHints,
+    /// Compression of delivered objects.
+    #[serde(default)]
+    pub compression_format: CompressionFormat,
+    /// Replaces the default file extension (`.gz`, `.zip`, `.snappy`); empty keeps the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128), regex(pattern = r"^$|\.[0-9a-z!\-_.*'()]+$"))]
+    pub file_extension: Option<String>,
+    /// Record processors.
+    #[serde(default)]
+    pub processing_configuration: ProcessingConfiguration,
+}
+
+/// Firehose's `CompressionFormat`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum CompressionFormat {
+    #[default]
+    #[serde(rename = "UNCOMPRESSED")]
+    Uncompressed,
+    #[serde(rename = "GZIP")]
+    Gzip,
+    #[serde(rename = "ZIP")]
+    Zip,
+    #[serde(rename = "Snappy")]
+    Snappy,
+    #[serde(rename = "HADOOP_SNAPPY")]
+    HadoopSnappy,
+}
+
+impl CompressionFormat {
+    /// The name Firehose uses in its API.
+    pub fn as_firehose(&self) -> &'static str {
+        match self {
+            CompressionFormat::Uncompressed => "UNCOMPRESSED",
+            CompressionFormat::Gzip => "GZIP",
+            CompressionFormat::Zip => "ZIP",
+            CompressionFormat::Snappy => "Snappy",
+            CompressionFormat::HadoopSnappy => "HADOOP_SNAPPY",
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The `DeliveryStream` API (group `hydrant.dev`, version `v1alpha1`).
+//!
+//! The same types are the operator's custom resource and the data plane's configuration: a pod reads
+//! the spec the operator wrote into its ConfigMap, and `hydrant run -f` reads the very manifest a user
+//! applies. Field names follow Firehose's API vocabulary in camelCase.
+
+pub mod buffer;
+pub mod buffering;
+pub mod destination;
+pub mod ingest;
+pub mod manifest;
+pub mod prefix;
+pub mod processing;
+pub mod quantity;
+pub mod status;
+pub mod stream;
+pub mod validate;
+
+pub use buffer::{BufferSpec, Durability};
+pub use buffering::BufferingHints;
+pub use destination::{
+    CompressionFormat, Destination, LocalDestination, ObjectDelivery, S3Destination,
+};
+pub use ingest::{IngestAuth, IngestSpec, SigV4Auth};
+pub use prefix::{PrefixPart, PrefixTemplate, TimePart};
+pub use processing::{ProcessingConfiguration, Processor, ProcessorType};
+pub use quantity::parse_quantity;
+pub use status::DeliveryStreamStatus;
+pub use stream::{DeliveryStream, DeliveryStreamSpec, Source};
+pub use validate::{FieldError, validate_spec};

@@ -1,0 +1,250 @@
+//! Rules the schema cannot express (or that `hydrant run` must check without an API server),
+//! reported with the field path a user edits.
+
+use std::fmt;
+
+use crate::{DeliveryStream, Destination, ObjectDelivery, PrefixTemplate, parse_quantity};
+
+/// One problem in a spec, with the path of the offending field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Smallest WAL bound that still holds a maximal batch.
+pub const MIN_BUFFER_BYTES: u64 = 16 << 20;
+
+/// Every rule violation in the stream, in field order; empty when the spec can run.
+pub fn validate_spec(stream: &DeliveryStream) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut fail = |path: &str, message: String| {
+        errors.push(FieldError {
+            path: path.to_owned(),
+            message,
+        })
+    };
+    match stream.metadata.name.as_deref() {
+        None | Some("") => fail("metadata.name", "the stream needs a name".into()),
+        Some(name) => {
+            if name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            {
+                fail(
+                    "metadata.name",
+                    format!(
+                        "`{name}` is not a valid DeliveryStreamName: 1-64 characters of [a-zA-Z0-9_.-]"
+                    ),
+                );
+            }
+        }
+    }
+    let spec = &stream.spec;
+    if !(1..=65535).contains(&spec.ingest.port) {
+        fail(
+            "spec.ingest.port",
+            format!("{} is not a port (1-65535)", spec.ingest.port),
+        );
+    }
+    if let Some(replicas) = spec.replicas
+        && !(0..=1000).contains(&replicas)
+    {
+        fail("spec.replicas", format!("{replicas} is outside 0-1000"));
+    }
+    match parse_quantity(&spec.buffer.max_bytes.0) {
+        Ok(bytes) if bytes < MIN_BUFFER_BYTES => fail(
+            "spec.buffer.maxBytes",
+            format!("{bytes} bytes is below the minimum of 16Mi"),
+        ),
+        Ok(_) => {}
+        Err(e) => fail("spec.buffer.maxBytes", e.to_string()),
+    }
+    if spec.buffer.directory.is_empty() {
+        fail("spec.buffer.directory", "must not be empty".into());
+    }
+    let (base, delivery) = match &spec.destination {
+        Destination::S3(s3) => {
+            if !valid_bucket(&s3.bucket) {
+                fail(
+                    "spec.destination.s3.bucket",
+                    format!(
+                        "`{}` is not a valid bucket name: 3-63 characters of [a-z0-9.-], starting and ending with a letter or digit",
+                        s3.bucket
+                    ),
+                );
+            }
+            if let Some(endpoint) = &s3.endpoint
+                && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+            {
+                fail(
+                    "spec.destination.s3.endpoint",
+                    format!("`{endpoint}` must be an http:// or https:// URL"),
+                );
+            }
+            ("spec.destination.s3", &s3.delivery)
+        }
+        Destination::Local(local) => {
+            if local.directory.is_empty() {
+                fail(
+                    "spec.destination.local.directory",
+                    "must not be empty".into(),
+                );
+            }
+            ("spec.destination.local", &local.delivery)
+        }
+    };
+    validate_delivery(base, delivery, &mut fail);
+    errors
+}
+
+fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str, String)) {
+    let hints = d.buffering_hints;
+    if !(1..=128).contains(&hints.size_in_mbs) {
+        fail(
+            &format!("{base}.bufferingHints.sizeInMBs"),
+            format!("{} is outside 1-128", hints.size_in_mbs),
+        );
+    }
+    if !(0..=900).contains(&hints.interval_in_seconds) {
+        fail(
+            &format!("{base}.bufferingHints.intervalInSeconds"),
+            format!("{} is outside 0-900", hints.interval_in_seconds),
+        );
+    }
+    let prefix = match d.prefix.as_deref().map(PrefixTemplate::parse).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            fail(&format!("{base}.prefix"), e.to_string());
+            None
+        }
+    };
+    if let Some(p) = &prefix
+        && p.has_error_output_type()
+    {
+        fail(
+            &format!("{base}.prefix"),
+            "!{firehose:error-output-type} is only allowed in errorOutputPrefix".into(),
+        );
+    }
+    match d
+        .error_output_prefix
+        .as_deref()
+        .map(PrefixTemplate::parse)
+        .transpose()
+    {
+        Ok(Some(e)) => {
+            if e.has_expressions() && !e.has_error_output_type() {
+                fail(
+                    &format!("{base}.errorOutputPrefix"),
+                    "a prefix with expressions must contain !{firehose:error-output-type}".into(),
+                );
+            }
+        }
+        Ok(None) => {
+            if prefix.as_ref().is_some_and(PrefixTemplate::has_expressions) {
+                fail(
+                    &format!("{base}.errorOutputPrefix"),
+                    "required when prefix contains expressions (Firehose's rule)".into(),
+                );
+            }
+        }
+        Err(e) => fail(&format!("{base}.errorOutputPrefix"), e.to_string()),
+    }
+    for (field, value) in [
+        ("prefix", &d.prefix),
+        ("errorOutputPrefix", &d.error_output_prefix),
+    ] {
+        if let Some(v) = value
+            && v.len() > 1024
+        {
+            fail(
+                &format!("{base}.{field}"),
+                "longer than 1024 characters".into(),
+            );
+        }
+    }
+    if let Some(ext) = &d.file_extension
+        && !valid_extension(ext)
+    {
+        fail(
+            &format!("{base}.fileExtension"),
+            format!("`{ext}` must be empty or match \\.[0-9a-z!-_.*'()]+ (at most 128 characters)"),
+        );
+    }
+}
+
+fn valid_bucket(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+fn valid_extension(ext: &str) -> bool {
+    ext.is_empty()
+        || (ext.len() <= 128
+            && ext.starts_with('.')
+            && ext.len() > 1
+            && ext[1..].chars().all(|c| {
+                c.is_ascii_lowercase()
+                    || c.is_ascii_digit()
+                    || matches!(c, '!' | '-' | '_' | '.' | '*' | '\'' | '(' | ')')
+            }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::parse_manifest;
+
+    fn stream(destination: &str) -> DeliveryStream {
+        let yaml = format!(
+            "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata:\n  name: s\nspec:\n  destination:\n{destination}"
+        );
+        parse_manifest(&yaml).unwrap()
+    }
+
+    #[test]
+    fn a_minimal_spec_is_valid() {
+        assert!(validate_spec(&stream("    local: {}\n")).is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let s = stream(
+            "    s3:\n      bucket: Bad_Bucket\n      prefix: \"a/!{timestamp:yyyy}/\"\n      bufferingHints: {sizeInMBs: 129, intervalInSeconds: 901}\n      fileExtension: gz\n",
+        );
+        let paths: Vec<_> = validate_spec(&s).into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "spec.destination.s3.bucket",
+                "spec.destination.s3.bufferingHints.sizeInMBs",
+                "spec.destination.s3.bufferingHints.intervalInSeconds",
+                "spec.destination.s3.errorOutputPrefix",
+                "spec.destination.s3.fileExtension",
+            ]
+        );
+    }
+
+    #[test]
+    fn error_prefix_with_expressions_needs_the_type() {
+        let s = stream(
+            "    local:\n      prefix: \"a/!{timestamp:yyyy}/\"\n      errorOutputPrefix: \"e/!{timestamp:yyyy}/\"\n",
+        );
+        let errors = validate_spec(&s);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].message.contains("error-output-type"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Hydrant's data plane: ingest → wal → batch → process → encode → destination.
+
+pub mod wal;
