@@ -1,1 +1,151 @@
-fn main() {}
+//! `hydrant`: run a DeliveryStream manifest (in a pod, or on a laptop), or validate one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use dataplane::runtime::{self, Options};
+
+#[derive(Parser)]
+#[command(name = "hydrant", version, about = "Firehose-style delivery streams")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the delivery stream a DeliveryStream manifest describes.
+    Run {
+        /// The manifest (the same YAML a cluster user applies).
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        #[command(flatten)]
+        options: RunArgs,
+    },
+    /// Check a manifest and report every problem with its field path.
+    Validate {
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Where Secrets are mounted: <dir>/<secret name>/<key>.
+    #[arg(
+        long,
+        env = "HYDRANT_SECRETS_DIR",
+        default_value = "/etc/hydrant/secrets"
+    )]
+    secrets_dir: PathBuf,
+    /// The stream's VersionId (the operator increments it on every spec change).
+    #[arg(long, env = "HYDRANT_VERSION_ID", default_value = "1")]
+    version_id: String,
+    /// Account id used in ARNs.
+    #[arg(long, env = "HYDRANT_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// Region used in ARNs.
+    #[arg(long, env = "HYDRANT_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Ingest listen address (default 0.0.0.0:<spec.ingest.port>).
+    #[arg(long, env = "HYDRANT_INGEST_ADDR")]
+    ingest_addr: Option<SocketAddr>,
+    /// Listen address of /metrics, /healthz, /readyz and /status.
+    #[arg(long, env = "HYDRANT_METRICS_ADDR", default_value = "0.0.0.0:9464")]
+    metrics_addr: SocketAddr,
+    /// Write-ahead log directory (default: spec.buffer.directory).
+    #[arg(long, env = "HYDRANT_WAL_DIR")]
+    wal_dir: Option<PathBuf>,
+    /// Size at which a new log segment starts.
+    #[arg(long, env = "HYDRANT_WAL_SEGMENT_BYTES", default_value_t = 64 << 20)]
+    wal_segment_bytes: u64,
+    /// Log format: text or json.
+    #[arg(long, env = "HYDRANT_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { file } => validate(&file),
+        Command::Run { file, options } => {
+            init_logging(&options.log_format);
+            match run(file, options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("hydrant: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load(file: &PathBuf) -> anyhow::Result<crds::DeliveryStream> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    crds::manifest::parse_manifest(&text).with_context(|| format!("parsing {}", file.display()))
+}
+
+fn validate(file: &PathBuf) -> ExitCode {
+    let stream = match load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let errors = crds::validate_spec(&stream);
+    if errors.is_empty() {
+        println!(
+            "{}: DeliveryStream {} is valid",
+            file.display(),
+            stream.metadata.name.unwrap_or_default()
+        );
+        ExitCode::SUCCESS
+    } else {
+        for e in errors {
+            eprintln!("{}: {e}", file.display());
+        }
+        ExitCode::FAILURE
+    }
+}
+
+fn run(file: PathBuf, args: RunArgs) -> anyhow::Result<()> {
+    // reqwest/object_store and anything else using rustls share one provider.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let stream = load(&file)?;
+    let options = Options {
+        secrets_dir: args.secrets_dir,
+        version_id: args.version_id,
+        account: args.account_id,
+        region: args.region,
+        ingest_addr: args.ingest_addr,
+        metrics_addr: args.metrics_addr,
+        segment_bytes: args.wal_segment_bytes,
+        wal_dir: args.wal_dir,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(runtime::run(stream, options))
+}

@@ -1,0 +1,260 @@
+//! Batching: tail the log, assemble batches by the buffering hints (size before compression, or
+//! interval since the oldest record), hand them to delivery with bounded concurrency, retry until
+//! delivered, and checkpoint the log over what is delivered.
+
+mod tracker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::destination::retry::Backoff;
+use crate::destination::{Batch, Destination};
+use crate::metrics::Metrics;
+use crate::process::Processing;
+use crate::status::DeliveryHealth;
+use crate::wal::{Wal, WalReader};
+pub use tracker::Tracker;
+
+/// When batches are cut and how many are delivered at once.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchConfig {
+    pub size_bytes: usize,
+    pub interval: Duration,
+    pub max_in_flight: usize,
+}
+
+impl BatchConfig {
+    pub fn from_hints(hints: &crds::BufferingHints) -> Self {
+        Self {
+            size_bytes: (hints.size_in_mbs.max(1) as usize) << 20,
+            interval: Duration::from_secs(hints.interval_in_seconds.max(0) as u64),
+            max_in_flight: 4,
+        }
+    }
+}
+
+/// Delivery progress, shared with `/status` and the freshness metric.
+#[derive(Debug)]
+pub struct Progress {
+    tracker: Mutex<Tracker>,
+    /// Arrival (ms) of the oldest record in the batch being assembled; 0 when it is empty.
+    assembling_oldest_ms: AtomicU64,
+}
+
+impl Progress {
+    pub fn new(delivered: u64) -> Self {
+        Self {
+            tracker: Mutex::new(Tracker::new(delivered)),
+            assembling_oldest_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Arrival time of the oldest record read back from the log and not yet delivered.
+    pub fn oldest_undelivered_ms(&self) -> Option<u64> {
+        let in_flight = self
+            .tracker
+            .lock()
+            .ok()
+            .and_then(|t| t.oldest_in_flight_ms());
+        let assembling = match self.assembling_oldest_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(ms),
+        };
+        match (in_flight, assembling) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Everything the batcher and its delivery tasks share.
+#[derive(Clone)]
+pub struct Pipeline {
+    pub wal: Wal,
+    pub destination: Arc<dyn Destination>,
+    pub processing: Processing,
+    pub metrics: Metrics,
+    pub health: Arc<DeliveryHealth>,
+    pub progress: Arc<Progress>,
+    pub config: BatchConfig,
+}
+
+/// The batch being assembled.
+struct Assembling {
+    first_seq: u64,
+    records: u64,
+    oldest_ms: Option<u64>,
+    data: Vec<u8>,
+}
+
+impl Pipeline {
+    /// Runs until `shutdown` turns true, then delivers everything durable and returns.
+    pub async fn run(self, mut reader: WalReader, mut shutdown: watch::Receiver<bool>) {
+        let in_flight = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        let mut tasks = JoinSet::new();
+        let mut draining = *shutdown.borrow();
+        let mut open = true;
+        let mut batch = Assembling {
+            first_seq: reader.position(),
+            records: 0,
+            oldest_ms: None,
+            data: Vec::new(),
+        };
+        let interval_ms = self.config.interval.as_millis() as u64;
+        loop {
+            while tasks.try_join_next().is_some() {}
+            if reader.has_data() && batch.data.len() < self.config.size_bytes {
+                let room = (self.config.size_bytes - batch.data.len()).clamp(1, 4 << 20);
+                let processing = self.processing;
+                let result = reader.read(room, |r| {
+                    if batch.oldest_ms.is_none() {
+                        batch.oldest_ms = Some(r.arrival_ms);
+                    }
+                    processing.append(&mut batch.data, r.data);
+                    batch.records += 1;
+                });
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "reading the write-ahead log failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                self.progress
+                    .assembling_oldest_ms
+                    .store(batch.oldest_ms.unwrap_or(0), Ordering::Release);
+            }
+            let caught_up = !reader.has_data();
+            let due = batch
+                .oldest_ms
+                .is_some_and(|o| crate::ingest::now_ms() >= o.saturating_add(interval_ms));
+            let full = batch.data.len() >= self.config.size_bytes;
+            if batch.records > 0 && (full || due || (caught_up && (interval_ms == 0 || draining))) {
+                let end = reader.position();
+                let ready = std::mem::replace(
+                    &mut batch,
+                    Assembling {
+                        first_seq: end,
+                        records: 0,
+                        oldest_ms: None,
+                        data: Vec::new(),
+                    },
+                );
+                self.progress
+                    .assembling_oldest_ms
+                    .store(0, Ordering::Release);
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    break;
+                };
+                let batch_out = Batch {
+                    first_seq: ready.first_seq,
+                    end_seq: end,
+                    records: ready.records,
+                    data: ready.data.into(),
+                    oldest_arrival_ms: ready.oldest_ms.unwrap_or(0),
+                };
+                if let Ok(mut t) = self.progress.tracker.lock() {
+                    t.start(batch_out.first_seq, batch_out.oldest_arrival_ms);
+                }
+                let pipeline = self.clone();
+                tasks.spawn(async move {
+                    pipeline.deliver(batch_out).await;
+                    drop(permit);
+                });
+                continue;
+            }
+            if !caught_up {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            if draining || !open {
+                break;
+            }
+            let deadline = batch.oldest_ms.map(|o| {
+                let wait = o
+                    .saturating_add(interval_ms)
+                    .saturating_sub(crate::ingest::now_ms());
+                tokio::time::Instant::now() + Duration::from_millis(wait)
+            });
+            tokio::select! {
+                more = reader.wait_for_data() => open = more,
+                _ = sleep_until(deadline) => {}
+                changed = shutdown.changed() => {
+                    draining = changed.is_err() || *shutdown.borrow();
+                }
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("all buffered records delivered");
+    }
+
+    /// Delivers one batch, retrying until it succeeds, then checkpoints the log.
+    async fn deliver(&self, batch: Batch) {
+        let kind = self.destination.kind();
+        let bytes = batch.data.len() as u64;
+        let mut backoff = Backoff::default();
+        loop {
+            match self.destination.deliver(&batch).await {
+                Ok(()) => {
+                    self.metrics
+                        .delivery_requests
+                        .with_label_values(&[kind, "success"])
+                        .inc();
+                    self.metrics
+                        .delivery_records
+                        .with_label_values(&[kind, "success"])
+                        .inc_by(batch.records);
+                    self.metrics
+                        .delivery_bytes
+                        .with_label_values(&[kind, "success"])
+                        .inc_by(bytes);
+                    self.health.success();
+                    break;
+                }
+                Err(e) => {
+                    self.metrics
+                        .delivery_requests
+                        .with_label_values(&[kind, "failure"])
+                        .inc();
+                    self.metrics
+                        .delivery_records
+                        .with_label_values(&[kind, "failure"])
+                        .inc_by(batch.records);
+                    self.metrics
+                        .delivery_bytes
+                        .with_label_values(&[kind, "failure"])
+                        .inc_by(bytes);
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, first_seq = batch.first_seq, "delivery failed; the batch stays in the log and is retried");
+                    self.health.error(e.to_string());
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+        let advanced = self
+            .progress
+            .tracker
+            .lock()
+            .ok()
+            .and_then(|mut t| t.complete(batch.first_seq, batch.end_seq));
+        if let Some(delivered) = advanced {
+            let wal = self.wal.clone();
+            match tokio::task::spawn_blocking(move || wal.checkpoint(delivered)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "checkpointing the write-ahead log failed; records will be delivered again after a restart")
+                }
+                Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

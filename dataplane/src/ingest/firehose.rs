@@ -1,0 +1,315 @@
+//! The Firehose data-plane operations in AWS JSON 1.1.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::HeaderMap;
+use serde::Deserialize;
+
+use super::Ingest;
+use super::error::ApiError;
+use super::limits::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+use crate::wal::FrameBatch;
+
+const TARGET_PREFIX: &str = "Firehose_20150804.";
+
+/// Control-plane operations: streams are managed as DeliveryStream resources, not through this API.
+const MANAGED_OPERATIONS: &[&str] = &[
+    "CreateDeliveryStream",
+    "DeleteDeliveryStream",
+    "UpdateDestination",
+    "TagDeliveryStream",
+    "UntagDeliveryStream",
+    "ListTagsForDeliveryStream",
+    "StartDeliveryStreamEncryption",
+    "StopDeliveryStreamEncryption",
+];
+
+pub async fn dispatch(
+    ingest: &Ingest,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, ApiError> {
+    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
+        return Err(ApiError::unknown_operation(if target.is_empty() {
+            "Missing X-Amz-Target header".to_owned()
+        } else {
+            format!("Unknown operation {target}")
+        }));
+    };
+    check_content_type(headers)?;
+    match operation {
+        "PutRecordBatch" => put_record_batch(ingest, body).await,
+        "PutRecord" => put_record(ingest, body).await,
+        "DescribeDeliveryStream" => describe(ingest, body),
+        "ListDeliveryStreams" => list(ingest, body),
+        op if MANAGED_OPERATIONS.contains(&op) => Err(ApiError::invalid_argument(format!(
+            "{op} is not available on a Hydrant data plane: streams are managed as DeliveryStream resources (kubectl apply)."
+        ))),
+        _ => Err(ApiError::unknown_operation(format!(
+            "Unknown operation {target}"
+        ))),
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    match media {
+        "application/x-amz-json-1.1" | "application/x-amz-json-1.0" | "application/json" => Ok(()),
+        "" => Err(ApiError::serialization(
+            "Missing Content-Type: expected application/x-amz-json-1.1",
+        )),
+        other => Err(ApiError::serialization(format!(
+            "Unsupported Content-Type {other}: expected application/x-amz-json-1.1"
+        ))),
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::serialization(format!(
+            "The request body is not valid for this operation: {e}"
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+struct RecordIn<'a> {
+    #[serde(rename = "Data", borrow, default)]
+    data: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct PutRecordBatchIn<'a> {
+    #[serde(rename = "DeliveryStreamName", borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<Vec<RecordIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct PutRecordIn<'a> {
+    #[serde(rename = "DeliveryStreamName", borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(rename = "Record", borrow, default)]
+    record: Option<RecordIn<'a>>,
+}
+
+/// Checks one record's data; returns its decoded length.
+fn check_record(data: Option<&str>, path: &str, errors: &mut Vec<String>) -> usize {
+    let Some(data) = data else {
+        errors.push(limits::null_member(path));
+        return 0;
+    };
+    match limits::decoded_len(data) {
+        Some(len) if len > MAX_RECORD_BYTES => {
+            errors.push(limits::record_too_large(path, len));
+            len
+        }
+        Some(len) => len,
+        // Reported as a serialization error when decoded.
+        None => 0,
+    }
+}
+
+fn check_stream(ingest: &Ingest, name: &str) -> Result<(), ApiError> {
+    if name == ingest.identity.name {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(name, &ingest.identity.account))
+    }
+}
+
+fn decode_into(frames: &mut FrameBatch, arrival_ms: u64, data: &str) -> Result<(), ApiError> {
+    frames
+        .push_with(arrival_ms, |buf| STANDARD.decode_vec(data.as_bytes(), buf))
+        .map(|_| ())
+        .map_err(|_| {
+            ApiError::serialization(
+                "Data is not valid base64: expected standard base64 with padding",
+            )
+        })
+}
+
+async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    let input: PutRecordBatchIn<'_> = parse(body)?;
+    let mut errors = Vec::new();
+    limits::check_stream_name(input.name.as_deref(), &mut errors);
+    let mut total = 0usize;
+    match &input.records {
+        None => errors.push(limits::null_member("records")),
+        Some(records) => {
+            if records.is_empty() {
+                errors.push("Value '[]' at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1".to_owned());
+            } else if records.len() > MAX_BATCH_RECORDS {
+                errors.push(format!(
+                    "Value '[{} records]' at 'records' failed to satisfy constraint: Member must have length less than or equal to {MAX_BATCH_RECORDS}",
+                    records.len()
+                ));
+            }
+            for (i, r) in records.iter().enumerate() {
+                total += check_record(
+                    r.data.as_deref(),
+                    &format!("records.{}.member.data", i + 1),
+                    &mut errors,
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    let name = input.name.as_deref().unwrap_or_default();
+    check_stream(ingest, name)?;
+    if total > MAX_BATCH_BYTES {
+        return Err(ApiError::invalid_argument(
+            "Records size exceeds 4 MB limit",
+        ));
+    }
+    let records = input.records.unwrap_or_default();
+    let arrival = now_ms();
+    let mut frames =
+        FrameBatch::with_capacity(total + records.len() * crate::wal::frame::HEADER_LEN);
+    for r in &records {
+        decode_into(&mut frames, arrival, r.data.as_deref().unwrap_or_default())?;
+    }
+    let payload = frames.payload_bytes();
+    let count = frames.records();
+    let appended = ingest.append(frames).await?;
+    ingest.metrics.incoming_put_requests.inc();
+    ingest.metrics.incoming_records.inc_by(count);
+    ingest.metrics.incoming_bytes.inc_by(payload);
+    let mut out = String::with_capacity(64 + records.len() * 64);
+    out.push_str(r#"{"FailedPutCount":0,"Encrypted":false,"RequestResponses":["#);
+    for i in 0..appended.count {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            r#"{{"RecordId":"{}"}}"#,
+            ingest.record_id(appended.first + i)
+        );
+    }
+    out.push_str("]}");
+    Ok(out)
+}
+
+async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    let input: PutRecordIn<'_> = parse(body)?;
+    let mut errors = Vec::new();
+    limits::check_stream_name(input.name.as_deref(), &mut errors);
+    let mut len = 0;
+    match &input.record {
+        None => errors.push(limits::null_member("record")),
+        Some(r) => len = check_record(r.data.as_deref(), "record.data", &mut errors),
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    check_stream(ingest, input.name.as_deref().unwrap_or_default())?;
+    let data = input
+        .record
+        .as_ref()
+        .and_then(|r| r.data.as_deref())
+        .unwrap_or_default();
+    let mut frames = FrameBatch::with_capacity(len + crate::wal::frame::HEADER_LEN);
+    decode_into(&mut frames, now_ms(), data)?;
+    let payload = frames.payload_bytes();
+    let appended = ingest.append(frames).await?;
+    ingest.metrics.incoming_put_requests.inc();
+    ingest.metrics.incoming_records.inc();
+    ingest.metrics.incoming_bytes.inc_by(payload);
+    Ok(serde_json::json!({
+        "RecordId": ingest.record_id(appended.first),
+        "Encrypted": false,
+    })
+    .to_string())
+}
+
+#[derive(Deserialize)]
+struct DescribeIn {
+    #[serde(rename = "DeliveryStreamName", default)]
+    name: Option<String>,
+    #[serde(rename = "Limit", default)]
+    limit: Option<i64>,
+}
+
+fn describe(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    let input: DescribeIn = parse(body)?;
+    let mut errors = Vec::new();
+    limits::check_stream_name(input.name.as_deref(), &mut errors);
+    if let Some(limit) = input.limit
+        && !(1..=10_000).contains(&limit)
+    {
+        errors.push(format!(
+            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value {} 10000",
+            if limit < 1 { "greater than or equal to 1" } else { "less than or equal to" }
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    check_stream(ingest, input.name.as_deref().unwrap_or_default())?;
+    Ok(serde_json::json!({"DeliveryStreamDescription": ingest.description}).to_string())
+}
+
+#[derive(Deserialize)]
+struct ListIn {
+    #[serde(rename = "Limit", default)]
+    limit: Option<i64>,
+    #[serde(rename = "DeliveryStreamType", default)]
+    stream_type: Option<String>,
+    #[serde(rename = "ExclusiveStartDeliveryStreamName", default)]
+    start: Option<String>,
+}
+
+fn list(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    let input: ListIn = parse(body)?;
+    let limit = input.limit.unwrap_or(10);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::validation(&[format!(
+            "Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value {}",
+            if limit < 1 {
+                "greater than or equal to 1"
+            } else {
+                "less than or equal to 10000"
+            }
+        )]));
+    }
+    let name = &ingest.identity.name;
+    let type_matches = match input.stream_type.as_deref() {
+        None | Some("DirectPut") => true,
+        Some("KinesisStreamAsSource" | "MSKAsSource" | "DatabaseAsSource") => false,
+        Some(other) => {
+            return Err(ApiError::validation(&[format!(
+                "Value '{other}' at 'deliveryStreamType' failed to satisfy constraint: Member must satisfy enum value set: [DatabaseAsSource, MSKAsSource, KinesisStreamAsSource, DirectPut]"
+            )]));
+        }
+    };
+    let after_start = input.start.as_deref().is_none_or(|s| name.as_str() > s);
+    let names: Vec<&str> = if type_matches && after_start {
+        vec![name.as_str()]
+    } else {
+        Vec::new()
+    };
+    Ok(
+        serde_json::json!({"DeliveryStreamNames": names, "HasMoreDeliveryStreams": false})
+            .to_string(),
+    )
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

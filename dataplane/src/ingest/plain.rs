@@ -1,0 +1,39 @@
+//! `POST /records`: one record per line, for curl and log shippers. The line break is not part of
+//! the record (`AppendDelimiterToRecord` adds one back on delivery).
+
+use super::Ingest;
+use super::error::ApiError;
+use super::firehose::now_ms;
+use super::limits::{MAX_RECORD_BYTES, record_too_large};
+use crate::wal::FrameBatch;
+
+pub async fn put(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    let body = body.strip_suffix(b"\n").unwrap_or(body);
+    if body.is_empty() {
+        return Err(ApiError::invalid_argument(
+            "The body holds no records: send one record per line",
+        ));
+    }
+    let mut errors = Vec::new();
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > MAX_RECORD_BYTES {
+            errors.push(record_too_large(&format!("line {}", i + 1), line.len()));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(&errors));
+    }
+    let arrival = now_ms();
+    let mut frames = FrameBatch::with_capacity(body.len() + 4096);
+    for line in body.split(|&b| b == b'\n') {
+        frames.push(arrival, line.strip_suffix(b"\r").unwrap_or(line));
+    }
+    let count = frames.records();
+    let payload = frames.payload_bytes();
+    ingest.append(frames).await?;
+    ingest.metrics.incoming_put_requests.inc();
+    ingest.metrics.incoming_records.inc_by(count);
+    ingest.metrics.incoming_bytes.inc_by(payload);
+    Ok(serde_json::json!({"recordsAccepted": count}).to_string())
+}
