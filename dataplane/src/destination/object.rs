@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use futures::FutureExt;
@@ -11,7 +12,8 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    Attribute, Attributes, ObjectStore, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
+    Attribute, Attributes, ClientOptions, ObjectStore, PutMultipartOptions, PutOptions, PutPayload,
+    RetryConfig, WriteMultipart,
 };
 use thiserror::Error;
 
@@ -75,7 +77,19 @@ impl ObjectDestination {
         )?;
         match spec {
             DestinationSpec::S3(s3) => {
+                // object_store's own retries are kept short: the batcher retries forever with
+                // backoff and reports each failure in /status and the metrics.
+                let retry = RetryConfig {
+                    max_retries: 2,
+                    retry_timeout: Duration::from_secs(20),
+                    ..RetryConfig::default()
+                };
+                let client = ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(120));
                 let mut builder = AmazonS3Builder::from_env()
+                    .with_retry(retry)
+                    .with_client_options(client)
                     .with_bucket_name(&s3.bucket)
                     .with_region(&s3.region)
                     .with_virtual_hosted_style_request(!s3.force_path_style);

@@ -104,6 +104,11 @@ pub fn verify(
             "Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
         ))
     })?;
+    tracing::debug!(
+        amz_date,
+        access_key = auth.access_key,
+        "verifying SigV4 signature"
+    );
     check_skew(amz_date, signed_at, now)?;
     if !auth.signed_headers.contains(&"host") {
         return Err(ApiError::incomplete_signature(

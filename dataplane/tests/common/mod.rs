@@ -1,0 +1,247 @@
+//! Test harness: starts the real `hydrant` binary and real servers on 127.0.0.1, and reads back
+//! what was delivered.
+#![allow(dead_code)]
+
+pub mod moto;
+pub mod objects;
+pub mod proxy;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running `hydrant run` process.
+pub struct Hydrant {
+    child: Option<Child>,
+    pub manifest: PathBuf,
+    pub work: PathBuf,
+    pub ingest_port: u16,
+    pub metrics_port: u16,
+    pub env: Vec<(String, String)>,
+    log: PathBuf,
+    starts: u32,
+}
+
+impl Hydrant {
+    /// Writes `manifest` into `work` and starts the binary there.
+    pub async fn start(work: &Path, manifest: &str, env: &[(&str, &str)]) -> Self {
+        std::fs::create_dir_all(work).expect("work dir");
+        let path = work.join("stream.yaml");
+        std::fs::write(&path, manifest).expect("write manifest");
+        let mut h = Self {
+            child: None,
+            manifest: path,
+            work: work.to_path_buf(),
+            ingest_port: free_port(),
+            metrics_port: free_port(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            log: work.join("hydrant.log"),
+            starts: 0,
+        };
+        h.spawn();
+        h.wait_ready().await;
+        h
+    }
+
+    fn spawn(&mut self) {
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_hydrant"))
+            .arg("run")
+            .arg("-f")
+            .arg(&self.manifest)
+            .arg("--ingest-addr")
+            .arg(format!("127.0.0.1:{}", self.ingest_port))
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{}", self.metrics_port))
+            .current_dir(&self.work)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "info,dataplane=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn hydrant");
+        self.child = Some(child);
+    }
+
+    pub fn ingest_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ingest_port)
+    }
+
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).expect("running")
+    }
+
+    /// The process log so far (for assertion messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("hydrant exited during start ({status}):\n{}", self.log());
+            }
+            if let Ok(r) = client
+                .get(format!("{}/readyz", self.metrics_url()))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hydrant not ready:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// kill -9.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again with the same manifest, ports and directories.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "still running");
+        self.spawn();
+        self.wait_ready().await;
+    }
+
+    /// SIGTERM, then waits (at most `timeout`) for the exit status.
+    pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("hydrant did not exit after SIGTERM:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn status(&self) -> serde_json::Value {
+        let body = reqwest::get(format!("{}/status", self.metrics_url()))
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("status body");
+        serde_json::from_str(&body).expect("status json")
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.metrics_url()))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// Waits until nothing acknowledged is left undelivered.
+    pub async fn wait_drained(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.status().await;
+            if s["backlogRecords"].as_u64() == Some(0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "backlog not delivered: {s}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An aws-sdk-firehose client for this process, signing with the given credentials.
+    pub fn firehose_with(&self, access_key: &str, secret: &str) -> aws_sdk_firehose::Client {
+        firehose_client(&self.ingest_url(), access_key, secret)
+    }
+
+    /// A client with throwaway credentials (servers in anonymous mode accept any signature).
+    pub fn firehose(&self) -> aws_sdk_firehose::Client {
+        self.firehose_with("AKIDANYTHING", "anything")
+    }
+}
+
+impl Drop for Hydrant {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn firehose_client(endpoint: &str, access_key: &str, secret: &str) -> aws_sdk_firehose::Client {
+    let config = aws_sdk_firehose::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
+        .build();
+    aws_sdk_firehose::Client::from_conf(config)
+}
+
+/// A manifest for a local-directory stream.
+pub fn local_manifest(name: &str, extra_destination: &str, extra_spec: &str) -> String {
+    format!(
+        "apiVersion: hydrant.dev/v1alpha1
+kind: DeliveryStream
+metadata:
+  name: {name}
+spec:
+  buffer:
+    directory: ./wal
+    maxBytes: 256Mi
+{extra_spec}
+  destination:
+    local:
+      directory: ./out
+      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+      processingConfiguration:
+        enabled: true
+        processors: [{{type: AppendDelimiterToRecord}}]
+{extra_destination}"
+    )
+}
