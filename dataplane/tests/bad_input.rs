@@ -54,7 +54,10 @@ fn expect_error(got: (u16, Value), status: u16, kind: &str, message_part: &str) 
     assert_eq!(got.0, status, "status for {kind}: {}", got.1);
     assert_eq!(got.1["__type"], kind, "{}", got.1);
     let message = got.1["message"].as_str().unwrap_or("");
-    assert!(message.contains(message_part), "message `{message}` lacks `{message_part}`");
+    assert!(
+        message.contains(message_part),
+        "message `{message}` lacks `{message_part}`"
+    );
 }
 
 /// Sends raw bytes on a fresh connection and returns what came back (possibly nothing).
@@ -85,32 +88,42 @@ async fn bad_input_is_refused_with_firehose_errors() {
 
     // One good record, acknowledged before all the bad input.
     let (status, body) = api
-        .batch(json!({"DeliveryStreamName": "s", "Records": [{"Data": STANDARD.encode("keep-me")}]}))
+        .batch(
+            json!({"DeliveryStreamName": "s", "Records": [{"Data": STANDARD.encode("keep-me")}]}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 
     let json11 = "application/x-amz-json-1.1";
     let batch = Some("Firehose_20150804.PutRecordBatch");
     expect_error(
-        api.call(batch, json11, b"{\"DeliveryStreamName\": \"s\", \"Records\": [".to_vec()).await,
+        api.call(
+            batch,
+            json11,
+            b"{\"DeliveryStreamName\": \"s\", \"Records\": [".to_vec(),
+        )
+        .await,
         400,
         "SerializationException",
         "not valid",
     );
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "s", "Records": "not-a-list"})).await,
+        api.batch(json!({"DeliveryStreamName": "s", "Records": "not-a-list"}))
+            .await,
         400,
         "SerializationException",
         "",
     );
     expect_error(
-        api.batch(json!({"DeliveryStreamName": 7, "Records": []})).await,
+        api.batch(json!({"DeliveryStreamName": 7, "Records": []}))
+            .await,
         400,
         "SerializationException",
         "",
     );
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "s", "Records": [{"Data": "@@not base64@@"}]})).await,
+        api.batch(json!({"DeliveryStreamName": "s", "Records": [{"Data": "@@not base64@@"}]}))
+            .await,
         400,
         "SerializationException",
         "base64",
@@ -129,13 +142,15 @@ async fn bad_input_is_refused_with_firehose_errors() {
     let mut big = records(2, 10);
     big[1] = json!({"Data": STANDARD.encode(vec![b'y'; 1_024_001])});
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "s", "Records": big})).await,
+        api.batch(json!({"DeliveryStreamName": "s", "Records": big}))
+            .await,
         400,
         "ValidationException",
         "Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'records.2.member.data' failed to satisfy constraint: Member must have length less than or equal to 1024000",
     );
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "s", "Records": []})).await,
+        api.batch(json!({"DeliveryStreamName": "s", "Records": []}))
+            .await,
         400,
         "ValidationException",
         "at 'records' failed to satisfy constraint: Member must have length greater than or equal to 1",
@@ -146,7 +161,8 @@ async fn bad_input_is_refused_with_firehose_errors() {
     assert_eq!(status, 200);
     assert_eq!(body["RequestResponses"].as_array().map(Vec::len), Some(500));
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "s", "Records": records(501, 1)})).await,
+        api.batch(json!({"DeliveryStreamName": "s", "Records": records(501, 1)}))
+            .await,
         400,
         "ValidationException",
         "Member must have length less than or equal to 500",
@@ -157,14 +173,17 @@ async fn bad_input_is_refused_with_firehose_errors() {
         .as_array_mut()
         .expect("array")
         .push(json!({"Data": STANDARD.encode(vec![b'z'; (4 << 20) - 4_000_000])}));
-    let (status, body) = api.batch(json!({"DeliveryStreamName": "s", "Records": exact.clone()})).await;
+    let (status, body) = api
+        .batch(json!({"DeliveryStreamName": "s", "Records": exact.clone()}))
+        .await;
     assert_eq!(status, 200, "{body}");
     let mut over = exact;
     over.as_array_mut()
         .expect("array")
         .push(json!({"Data": STANDARD.encode("1")}));
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "s", "Records": over})).await,
+        api.batch(json!({"DeliveryStreamName": "s", "Records": over}))
+            .await,
         400,
         "InvalidArgumentException",
         "Records size exceeds 4 MB limit",
@@ -176,25 +195,33 @@ async fn bad_input_is_refused_with_firehose_errors() {
         "Missing X-Amz-Target",
     );
     expect_error(
-        api.call(Some("Firehose_20150804.Explode"), json11, b"{}".to_vec()).await,
+        api.call(Some("Firehose_20150804.Explode"), json11, b"{}".to_vec())
+            .await,
         400,
         "UnknownOperationException",
         "Explode",
     );
     expect_error(
-        api.call(Some("Firehose_20150804.CreateDeliveryStream"), json11, b"{}".to_vec()).await,
+        api.call(
+            Some("Firehose_20150804.CreateDeliveryStream"),
+            json11,
+            b"{}".to_vec(),
+        )
+        .await,
         400,
         "InvalidArgumentException",
         "DeliveryStream resources",
     );
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "other", "Records": records(1, 1)})).await,
+        api.batch(json!({"DeliveryStreamName": "other", "Records": records(1, 1)}))
+            .await,
         400,
         "ResourceNotFoundException",
         "Firehose other under account 000000000000 not found.",
     );
     expect_error(
-        api.batch(json!({"DeliveryStreamName": "bad name!", "Records": records(1, 1)})).await,
+        api.batch(json!({"DeliveryStreamName": "bad name!", "Records": records(1, 1)}))
+            .await,
         400,
         "ValidationException",
         "regular expression pattern",
@@ -215,7 +242,9 @@ async fn bad_input_is_refused_with_firehose_errors() {
         api.call(
             Some("Firehose_20150804.PutRecord"),
             json11,
-            json!({"DeliveryStreamName": "s", "Record": {}}).to_string().into_bytes(),
+            json!({"DeliveryStreamName": "s", "Record": {}})
+                .to_string()
+                .into_bytes(),
         )
         .await,
         400,
@@ -234,7 +263,10 @@ async fn bad_input_is_refused_with_firehose_errors() {
     let huge = "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Firehose_20150804.PutRecordBatch\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 100000000000\r\n\r\n{";
     let answer = raw_exchange(port, huge.as_bytes(), false);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("exceeds the 8388608-byte limit"), "{answer}");
+    assert!(
+        answer.contains("exceeds the 8388608-byte limit"),
+        "{answer}"
+    );
     // An oversized body is cut off too: the answer is 413, or the connection closes while the
     // client is still sending (the server stops reading at the limit).
     let big_body = vec![b' '; 9 << 20];
@@ -268,5 +300,8 @@ async fn bad_input_is_refused_with_firehose_errors() {
     assert!(!counts.contains_key("truncated"));
     let x_records = counts.get("x").copied().unwrap_or(0);
     assert_eq!(x_records, 500, "the 500 one-byte records");
-    assert!(!counts.keys().any(|k| k.starts_with('y')), "the refused oversize record");
+    assert!(
+        !counts.keys().any(|k| k.starts_with('y')),
+        "the refused oversize record"
+    );
 }

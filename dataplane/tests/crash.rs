@@ -71,7 +71,11 @@ async fn kill_9_under_load_loses_no_acknowledged_record() {
     for round in 0..4 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let now = acked.lock().expect("lock").len();
-        assert!(now > acked_before, "round {round}: no progress\n{}", hydrant.log());
+        assert!(
+            now > acked_before,
+            "round {round}: no progress\n{}",
+            hydrant.log()
+        );
         acked_before = now;
         hydrant.kill9();
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -104,7 +108,11 @@ async fn kill_9_under_load_loses_no_acknowledged_record() {
         acked.len(),
         delivered.len()
     );
-    assert!(acked.len() > 5_000, "enough load to mean something: {}", acked.len());
+    assert!(
+        acked.len() > 5_000,
+        "enough load to mean something: {}",
+        acked.len()
+    );
     let metrics = hydrant.log();
     assert!(!metrics.contains("panicked"));
 }

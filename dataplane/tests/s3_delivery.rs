@@ -74,7 +74,10 @@ fn check_file_name(file: &str, stream: &str, version: &str, ext: &str) -> Vec<St
     assert_eq!(parts.len(), 7, "{file}");
     let widths = [4, 2, 2, 2, 2, 2];
     for (p, w) in parts.iter().zip(widths) {
-        assert!(p.len() == w && p.chars().all(|c| c.is_ascii_digit()), "{file}: `{p}`");
+        assert!(
+            p.len() == w && p.chars().all(|c| c.is_ascii_digit()),
+            "{file}: `{p}`"
+        );
     }
     let uuid = parts[6];
     assert_eq!(uuid.len(), 36, "{file}: uuid `{uuid}`");
@@ -135,7 +138,11 @@ async fn every_compression_format_to_s3() {
             let (year, file) = rest.split_once('/').expect("year/");
             let parts = check_file_name(file, "archive-stream", "7", ext);
             assert_eq!(year, parts[0], "prefix and name use the same instant");
-            assert_eq!(got_encoding.as_deref(), encoding, "{format}: Content-Encoding of {key}");
+            assert_eq!(
+                got_encoding.as_deref(),
+                encoding,
+                "{format}: Content-Encoding of {key}"
+            );
             delivered.extend(objects::lines(&objects::decode(key, bytes)));
         }
         // Several objects only when the size hint cut them; order within the stream kept.
@@ -180,12 +187,19 @@ async fn default_prefix_append_rule_and_multipart_objects() {
         let segments: Vec<&str> = key.split('/').collect();
         assert_eq!(segments.len(), 5, "{key}");
         let parts = check_file_name(segments[4], "big", "1", "");
-        assert_eq!(&segments[..4], &parts[..4], "{key}: default prefix is the name's yyyy/MM/dd/HH");
+        assert_eq!(
+            &segments[..4],
+            &parts[..4],
+            "{key}: default prefix is the name's yyyy/MM/dd/HH"
+        );
         total += objects::lines(bytes).len();
         largest = largest.max(bytes.len());
     }
     assert_eq!(total, 400);
-    assert!(largest >= 16 << 20, "at least one object went through multipart upload");
+    assert!(
+        largest >= 16 << 20,
+        "at least one object went through multipart upload"
+    );
 
     // A prefix without a timestamp gets yyyy/MM/dd/HH/ appended by concatenation.
     let tmp = tempfile::tempdir().expect("tmp");
@@ -226,5 +240,8 @@ async fn local_directory_names_objects_like_s3() {
     let segments: Vec<&str> = objects[0].0.split('/').collect();
     assert_eq!(segments.len(), 5);
     check_file_name(segments[4], "local-names", "1", ".gz");
-    assert_eq!(objects::lines(&objects::decode(&objects[0].0, &objects[0].1)), ["a", "b"]);
+    assert_eq!(
+        objects::lines(&objects::decode(&objects[0].0, &objects[0].1)),
+        ["a", "b"]
+    );
 }

@@ -105,6 +105,8 @@ struct Shared {
     /// Segment first sequence number → size in bytes.
     segments: Mutex<BTreeMap<u64, u64>>,
     failed: AtomicBool,
+    /// Set when an append was refused for space, cleared when delivery frees some.
+    throttling: AtomicBool,
     checkpoint_lock: Mutex<()>,
     fsync_observer: Option<FsyncObserver>,
 }
@@ -196,6 +198,7 @@ impl Wal {
             delivered: AtomicU64::new(delivered),
             segments: Mutex::new(segments),
             failed: AtomicBool::new(false),
+            throttling: AtomicBool::new(false),
             checkpoint_lock: Mutex::new(()),
             fsync_observer,
         });
@@ -213,7 +216,9 @@ impl Wal {
             watermark: wm_tx,
             file,
             state: watermark,
-            segment_bytes: config.segment_bytes,
+            // Space is freed a whole segment at a time, so segments must be small next to the bound
+            // or a full log could never free any.
+            segment_bytes: config.segment_bytes.min(config.max_bytes / 8).max(64 << 10),
             durability: config.durability,
         })?;
         Ok((
@@ -259,9 +264,10 @@ impl Wal {
         rx.await.map_err(|_| WalError::Closed)?
     }
 
-    /// Whether an append of `bytes` would be refused as full right now.
+    /// Whether the log is refusing appends for lack of space (until delivery frees some).
     pub fn is_full(&self) -> bool {
-        self.shared.disk_bytes.load(Ordering::Acquire) >= self.shared.max_bytes
+        self.shared.throttling.load(Ordering::Acquire)
+            || self.shared.disk_bytes.load(Ordering::Acquire) >= self.shared.max_bytes
     }
 
     /// A reader that starts at the first undelivered record.
@@ -331,6 +337,7 @@ impl Wal {
             segments.remove(&first);
             self.shared.disk_bytes.fetch_sub(size, Ordering::AcqRel);
         }
+        self.shared.throttling.store(false, Ordering::Release);
         Ok(())
     }
 

@@ -76,6 +76,7 @@ impl Writer {
         for req in group.drain(..) {
             let len = req.frames.len() as u64;
             if disk + len > self.shared.max_bytes {
+                self.shared.throttling.store(true, Ordering::Release);
                 let _ = req.reply.send(Err(WalError::Full));
                 continue;
             }
