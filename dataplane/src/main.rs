@@ -24,7 +24,7 @@ enum Command {
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
         #[command(flatten)]
-        options: RunArgs,
+        options: Box<RunArgs>,
     },
     /// Check a manifest and report every problem with its field path.
     Validate {
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         Command::Validate { file } => validate(&file),
         Command::Run { file, options } => {
             init_logging(&options.log_format);
-            match run(file, options) {
+            match run(file, *options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");

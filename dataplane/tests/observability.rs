@@ -42,7 +42,9 @@ async fn metrics_pass_promtool_and_status_reports_the_backlog() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {promtool} (Debian package prometheus, installed by .ci/run): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {promtool} (Debian package prometheus, installed by .ci/run): {e}")
+        });
     child
         .stdin
         .take()
@@ -57,30 +59,42 @@ async fn metrics_pass_promtool_and_status_reports_the_backlog() {
         String::from_utf8_lossy(&out.stderr)
     );
     let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
-        text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-            let (series, v) = line.rsplit_once(' ')?;
-            let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
-            if n != name {
-                return None;
-            }
-            let got: Vec<&str> = rest.trim_end_matches('}').split(',').collect();
-            let all = [("namespace", "default"), ("stream", "observed")];
-            labels
-                .iter()
-                .chain(all.iter())
-                .all(|(k, val)| got.contains(&format!("{k}=\"{val}\"").as_str()))
-                .then(|| v.parse().ok())?
-        })
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|line| {
+                let (series, v) = line.rsplit_once(' ')?;
+                let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
+                if n != name {
+                    return None;
+                }
+                let got: Vec<&str> = rest.trim_end_matches('}').split(',').collect();
+                let all = [("namespace", "default"), ("stream", "observed")];
+                labels
+                    .iter()
+                    .chain(all.iter())
+                    .all(|(k, val)| got.contains(&format!("{k}=\"{val}\"").as_str()))
+                    .then(|| v.parse().ok())?
+            })
     };
-    assert_eq!(value("hydrant_incoming_records_total", &[]), Some(3.0), "{text}");
+    assert_eq!(
+        value("hydrant_incoming_records_total", &[]),
+        Some(3.0),
+        "{text}"
+    );
     assert_eq!(value("hydrant_incoming_bytes_total", &[]), Some(11.0));
     assert_eq!(value("hydrant_incoming_put_requests_total", &[]), Some(1.0));
     assert_eq!(
-        value("hydrant_delivery_records_total", &[("destination", "local"), ("result", "success")]),
+        value(
+            "hydrant_delivery_records_total",
+            &[("destination", "local"), ("result", "success")]
+        ),
         Some(3.0)
     );
     assert_eq!(
-        value("hydrant_api_errors_total", &[("error", "ValidationException"), ("operation", "PutRecord")]),
+        value(
+            "hydrant_api_errors_total",
+            &[("error", "ValidationException"), ("operation", "PutRecord")]
+        ),
         Some(1.0)
     );
     assert_eq!(value("hydrant_throttled_records_total", &[]), Some(0.0));
@@ -88,16 +102,27 @@ async fn metrics_pass_promtool_and_status_reports_the_backlog() {
     assert!(value("hydrant_fsync_duration_seconds_count", &[]).unwrap_or(0.0) >= 1.0);
     assert!(value("hydrant_wal_bytes", &[]).is_some());
     assert!(value("hydrant_wal_segments", &[]).is_some());
-    assert!(value("hydrant_delivery_data_freshness_seconds", &[("destination", "local")]).is_some());
+    assert!(
+        value(
+            "hydrant_delivery_data_freshness_seconds",
+            &[("destination", "local")]
+        )
+        .is_some()
+    );
     assert!(text.contains("hydrant_put_request_duration_seconds_bucket{"));
 
     let status = h.status().await;
     assert_eq!(status["stream"], "observed");
     assert_eq!(status["backlogRecords"], 0);
     assert_eq!(status["ready"], true);
-    assert!(status["destination"]["lastSuccessTime"].is_string(), "{status}");
+    assert!(
+        status["destination"]["lastSuccessTime"].is_string(),
+        "{status}"
+    );
     for path in ["/healthz", "/readyz"] {
-        let r = reqwest::get(format!("{}{path}", h.metrics_url())).await.expect(path);
+        let r = reqwest::get(format!("{}{path}", h.metrics_url()))
+            .await
+            .expect(path);
         assert_eq!(r.status(), 200, "{path}");
     }
     assert!(h.terminate(Duration::from_secs(30)).await.success());
@@ -137,14 +162,20 @@ spec:
         .expect("put");
     assert_eq!(r.status(), 200);
     let pid = h.pid().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // Still draining (cannot deliver) and no longer ready.
     let ready = reqwest::get(format!("{}/readyz", h.metrics_url())).await;
     assert!(ready.map(|r| r.status() != 200).unwrap_or(true));
     let started = Instant::now();
     let status = h.terminate(Duration::from_secs(5)).await;
-    assert!(started.elapsed() < Duration::from_secs(3), "second signal exits at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "second signal exits at once"
+    );
     assert!(!status.success());
 
     // The next start, with a working destination, delivers what the log kept.

@@ -10,7 +10,8 @@ use snap::raw::{Encoder, max_compress_len};
 
 use super::{EncodeError, push_be_i32};
 
-/// snappy-java's stream magic.
+/// snappy-java's stream magic (the first bytes of the header).
+#[cfg(test)]
 pub(super) const SNAPPY_JAVA_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 /// snappy-java's header: magic, version 1, minimum compatible version 1.
 pub(super) const SNAPPY_JAVA_HEADER: [u8; 16] = [

@@ -56,7 +56,7 @@ pub fn record_too_large(path: &str, len: usize) -> String {
 /// cannot be valid base64.
 pub fn decoded_len(text: &str) -> Option<usize> {
     let len = text.len();
-    if len % 4 != 0 {
+    if !len.is_multiple_of(4) {
         return None;
     }
     let padding = text
