@@ -218,7 +218,7 @@ impl Wal {
             state: watermark,
             // Space is freed a whole segment at a time, so segments must be small next to the bound
             // or a full log could never free any.
-            segment_bytes: config.segment_bytes.min(config.max_bytes / 8).max(64 << 10),
+            segment_bytes: config.segment_bytes.min(config.max_bytes / 8).max(1),
             durability: config.durability,
         })?;
         Ok((
