@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Ingest + delivery benchmark: hydrant and loadgen on this machine, results verified.
+#   bash bench/run.sh [duration-seconds] [extra loadgen flags...]
+# Env: COMPRESSION=GZIP to deliver gzip; BENCH_DIR to choose the work directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-60}"; shift || true
+cargo build --release --bins --quiet
+BIN="${CARGO_TARGET_DIR:-target}/release"
+WORK="${BENCH_DIR:-$(mktemp -d /work/hydrant-bench.XXXXXX)}"
+mkdir -p "$WORK"
+sed -e "s/compressionFormat: UNCOMPRESSED/compressionFormat: ${COMPRESSION:-UNCOMPRESSED}/" -e "s/durability: fsync/durability: ${DURABILITY:-fsync}/"  bench/stream.yaml > "$WORK/stream.yaml"
+
+echo "== disk ceiling: sequential 1 GiB write with fsync (3 runs; noisy here)"
+for i in 1 2 3; do
+    dd if=/dev/zero of="$WORK/dd.tmp" bs=1M count=1024 conv=fsync 2>&1 | tail -1
+    rm -f "$WORK/dd.tmp"
+done
+
+(cd "$WORK" && exec "$OLDPWD/$BIN/hydrant" run -f stream.yaml \
+    --ingest-addr 127.0.0.1:4573 --metrics-addr 127.0.0.1:9464 2> hydrant.log) &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf http://127.0.0.1:9464/readyz >/dev/null && break; sleep 0.1; done
+
+echo "== load: $DURATION s, 1 KiB records, 500 per batch"
+"$BIN/loadgen" --endpoint http://127.0.0.1:4573 --stream bench --duration "$DURATION" \
+    --record-size 1024 --batch-size 500 --server-pid "$PID" \
+    --verify-dir "$WORK/out" "$@"
+kill -TERM $PID; wait $PID || true
+rm -rf "$WORK"
