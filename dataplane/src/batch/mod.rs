@@ -19,20 +19,26 @@ use crate::status::DeliveryHealth;
 use crate::wal::{Wal, WalReader};
 pub use tracker::Tracker;
 
-/// When batches are cut and how many are delivered at once.
+/// When batches are cut and how much is delivered at once.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchConfig {
     pub size_bytes: usize,
     pub interval: Duration,
-    pub max_in_flight: usize,
+    /// Bound on the bytes of batches being delivered (memory), at least one whole batch.
+    pub max_in_flight_bytes: usize,
 }
+
+/// Batches in delivery hold at most this much memory (or one batch, when batches are larger).
+const IN_FLIGHT_BYTES: usize = 32 << 20;
 
 impl BatchConfig {
     pub fn from_hints(hints: &crds::BufferingHints) -> Self {
+        let size_bytes = (hints.size_in_mbs.max(1) as usize) << 20;
         Self {
-            size_bytes: (hints.size_in_mbs.max(1) as usize) << 20,
+            size_bytes,
             interval: Duration::from_secs(hints.interval_in_seconds.max(0) as u64),
-            max_in_flight: 4,
+            // A batch can overshoot the size hint by one read chunk.
+            max_in_flight_bytes: IN_FLIGHT_BYTES.max(size_bytes + (4 << 20)),
         }
     }
 }
@@ -94,7 +100,8 @@ struct Assembling {
 impl Pipeline {
     /// Runs until `shutdown` turns true, then delivers everything durable and returns.
     pub async fn run(self, mut reader: WalReader, mut shutdown: watch::Receiver<bool>) {
-        let in_flight = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        let budget = self.config.max_in_flight_bytes.min(u32::MAX as usize);
+        let in_flight = Arc::new(Semaphore::new(budget));
         let mut tasks = JoinSet::new();
         let mut draining = *shutdown.borrow();
         let mut open = true;
@@ -145,7 +152,8 @@ impl Pipeline {
                 self.progress
                     .assembling_oldest_ms
                     .store(0, Ordering::Release);
-                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                let cost = ready.data.len().clamp(1, budget) as u32;
+                let Ok(permit) = in_flight.clone().acquire_many_owned(cost).await else {
                     break;
                 };
                 let batch_out = Batch {
