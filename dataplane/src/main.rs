@@ -9,6 +9,12 @@ use clap::{Parser, Subcommand};
 
 use dataplane::runtime::{self, Options};
 
+// glibc's malloc let RSS grow well past the data plane's working set under load (per-thread arenas
+// and a moving mmap threshold fragment the large, short-lived request and batch buffers);
+// mimalloc keeps peak RSS near the working set at the same throughput (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "hydrant", version, about = "Firehose-style delivery streams")]
 struct Cli {

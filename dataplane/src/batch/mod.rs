@@ -149,6 +149,8 @@ impl Pipeline {
                         data: Vec::new(),
                     },
                 );
+                // Sized once so the batch never regrows (and copies) while it fills.
+                batch.data.reserve_exact(self.config.size_bytes + (4 << 20));
                 self.progress
                     .assembling_oldest_ms
                     .store(0, Ordering::Release);

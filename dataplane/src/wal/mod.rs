@@ -27,7 +27,7 @@ use crds::Durability;
 
 /// Appends waiting for the writer are bounded to this many bytes, so many concurrent producers
 /// cannot queue unbounded memory.
-const MAX_PENDING_BYTES: usize = 64 << 20;
+const MAX_PENDING_BYTES: usize = 16 << 20;
 
 /// Why an append or checkpoint failed.
 #[derive(Debug, Error)]
