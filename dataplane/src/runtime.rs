@@ -126,6 +126,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         health: health.clone(),
         progress: progress.clone(),
         config: BatchConfig::from_hints(&delivery.buffering_hints),
+        delivered: Arc::new(watch::channel(recovery.delivered).0),
     };
     let (stop_batcher, batcher_stop_rx) = watch::channel(false);
     let batcher = tokio::spawn(pipeline.run(wal.reader(), batcher_stop_rx));

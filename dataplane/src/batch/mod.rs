@@ -87,6 +87,8 @@ pub struct Pipeline {
     pub health: Arc<DeliveryHealth>,
     pub progress: Arc<Progress>,
     pub config: BatchConfig,
+    /// Highest contiguous delivered sequence number, for the checkpointer.
+    pub delivered: Arc<watch::Sender<u64>>,
 }
 
 /// The batch being assembled.
@@ -100,6 +102,7 @@ struct Assembling {
 impl Pipeline {
     /// Runs until `shutdown` turns true, then delivers everything durable and returns.
     pub async fn run(self, mut reader: WalReader, mut shutdown: watch::Receiver<bool>) {
+        let checkpoints = tokio::spawn(checkpointer(self.wal.clone(), self.delivered.subscribe()));
         let budget = self.config.max_in_flight_bytes.min(u32::MAX as usize);
         let in_flight = Arc::new(Semaphore::new(budget));
         let mut tasks = JoinSet::new();
@@ -197,6 +200,12 @@ impl Pipeline {
             }
         }
         while tasks.join_next().await.is_some() {}
+        // Dropping every sender ends the checkpointer after a final checkpoint.
+        let Pipeline { delivered, .. } = self;
+        drop(delivered);
+        if let Err(e) = checkpoints.await {
+            tracing::error!(error = %e, "checkpoint task failed");
+        }
         tracing::info!("all buffered records delivered");
     }
 
@@ -250,15 +259,43 @@ impl Pipeline {
             .ok()
             .and_then(|mut t| t.complete(batch.first_seq, batch.end_seq));
         if let Some(delivered) = advanced {
-            let wal = self.wal.clone();
-            match tokio::task::spawn_blocking(move || wal.checkpoint(delivered)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "checkpointing the write-ahead log failed; records will be delivered again after a restart")
+            // Deliveries finish concurrently: never move the checkpoint target backwards.
+            self.delivered.send_if_modified(|current| {
+                let advance = delivered > *current;
+                if advance {
+                    *current = delivered;
                 }
+                advance
+            });
+        }
+    }
+}
+
+/// Checkpoints at most every [`CHECKPOINT_INTERVAL`]: each checkpoint costs fsyncs that contend with
+/// the log's own, and a later checkpoint covers everything an earlier one would have. A crash
+/// between checkpoints only means those records are delivered again.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+async fn checkpointer(wal: Wal, mut delivered: watch::Receiver<u64>) {
+    let mut done = *delivered.borrow();
+    loop {
+        let open = delivered.changed().await.is_ok();
+        let target = *delivered.borrow_and_update();
+        if target > done {
+            let wal = wal.clone();
+            match tokio::task::spawn_blocking(move || wal.checkpoint(target)).await {
+                Ok(Ok(())) => done = target,
+                Ok(Err(e)) => tracing::error!(
+                    error = %e,
+                    "checkpointing the write-ahead log failed; records will be delivered again after a restart"
+                ),
                 Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
             }
         }
+        if !open {
+            return;
+        }
+        tokio::time::sleep(CHECKPOINT_INTERVAL).await;
     }
 }
 
