@@ -29,7 +29,15 @@ async fn kill_9_under_load_loses_no_acknowledged_record() {
     for p in 0..3 {
         let (acked, stop, endpoint) = (acked.clone(), stop.clone(), endpoint.clone());
         producers.push(tokio::spawn(async move {
-            let client = firehose_client(&endpoint, "AKID", "secret");
+            // The loop retries every 50 ms itself; the SDK's own backoff (seconds) would stall
+            // producers across restarts.
+            let base = firehose_client(&endpoint, "AKID", "secret");
+            let client = aws_sdk_firehose::Client::from_conf(
+                base.config()
+                    .to_builder()
+                    .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
+                    .build(),
+            );
             let mut n = 0u64;
             // Bounded: at most 20,000 requests per producer.
             while !stop.load(Ordering::Acquire) && n < 20_000 * 50 {
@@ -69,7 +77,7 @@ async fn kill_9_under_load_loses_no_acknowledged_record() {
 
     let mut acked_before = 0;
     for round in 0..4 {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        tokio::time::sleep(Duration::from_millis(2000)).await;
         let now = acked.lock().expect("lock").len();
         assert!(
             now > acked_before,
