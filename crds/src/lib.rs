@@ -4,11 +4,14 @@
 //! the spec the operator wrote into its ConfigMap, and `hydrant run -f` reads the very manifest a user
 //! applies. Field names follow Firehose's API vocabulary in camelCase.
 
+pub mod autoscaling;
 pub mod buffer;
 pub mod buffering;
 pub mod destination;
+pub mod generate;
 pub mod ingest;
 pub mod manifest;
+pub mod pod;
 pub mod prefix;
 pub mod processing;
 pub mod quantity;
@@ -16,15 +19,17 @@ pub mod status;
 pub mod stream;
 pub mod validate;
 
+pub use autoscaling::Autoscaling;
 pub use buffer::{BufferSpec, Durability};
 pub use buffering::BufferingHints;
 pub use destination::{
     CompressionFormat, Destination, LocalDestination, ObjectDelivery, S3Destination,
 };
 pub use ingest::{IngestAuth, IngestSpec, SigV4Auth};
+pub use pod::{PodMetadataOverrides, PodSpecOverrides, PodTemplateOverrides};
 pub use prefix::{PrefixPart, PrefixTemplate, TimePart};
 pub use processing::{ProcessingConfiguration, Processor, ProcessorType};
 pub use quantity::parse_quantity;
-pub use status::DeliveryStreamStatus;
+pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus};
 pub use stream::{DeliveryStream, DeliveryStreamSpec, Source};
 pub use validate::{FieldError, validate_spec};

@@ -2,7 +2,9 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{BufferSpec, DeliveryStreamStatus, Destination, IngestSpec};
+use crate::{
+    Autoscaling, BufferSpec, DeliveryStreamStatus, Destination, IngestSpec, PodTemplateOverrides,
+};
 
 /// A Firehose-style delivery stream: producers put records to it, Hydrant buffers them durably and
 /// delivers batches to one destination. The object's name is the `DeliveryStreamName`.
@@ -14,7 +16,16 @@ use crate::{BufferSpec, DeliveryStreamStatus, Destination, IngestSpec};
     namespaced,
     status = "DeliveryStreamStatus",
     shortname = "dstream",
-    category = "hydrant"
+    category = "hydrant",
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.deliveryStreamStatus"}"#,
+    printcolumn = r#"{"name":"Destination","type":"string","jsonPath":".status.destination"}"#,
+    printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".status.replicas"}"#,
+    printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyReplicas"}"#,
+    printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint","priority":1}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    scale = r#"{"specReplicasPath":".spec.replicas","statusReplicasPath":".status.replicas","labelSelectorPath":".status.selector"}"#,
+    validation = kube::core::Rule::new("!(has(self.spec.replicas) && has(self.spec.autoscaling))").message("set either spec.replicas or spec.autoscaling, not both"),
+    validation = kube::core::Rule::new("size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("the stream name must be a DNS label (lowercase letters, digits and '-', starting with a letter, at most 63 characters): it names the stream's Service and Deployment")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStreamSpec {
@@ -28,6 +39,16 @@ pub struct DeliveryStreamSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: Option<i32>,
+    /// Scale with a HorizontalPodAutoscaler instead of a fixed `replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
+    /// Data-plane image; default: the operator's setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// Escape hatches for the data-plane pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<PodTemplateOverrides>,
     /// The durable write-ahead log every acknowledged record is kept in until it is delivered.
     #[serde(default)]
     pub buffer: BufferSpec,

@@ -1,0 +1,508 @@
+//! The reconcile loop: dereference → validate → render → server-side apply → status.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+use crate::config::{FIELD_MANAGER, FINALIZER, OperatorConfig};
+use crate::metrics::Metrics;
+use crate::render::{self, Inputs, labels};
+use crate::status::{self, Observed};
+use crds::DeliveryStream;
+
+/// Annotation holding the hash of what the operator last applied to a child; an unchanged hash
+/// means no write (a steady cluster costs zero API writes).
+pub const RENDER_HASH: &str = "hydrant.dev/render-hash";
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("rendering: {0}")]
+    Render(#[from] render::RenderError),
+    #[error("serialising: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(_)) => "api_error",
+            Error::Kube(_) => "client_error",
+            Error::Render(_) => "render",
+            Error::Json(_) => "serialise",
+        }
+    }
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub config: OperatorConfig,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub http: reqwest::Client,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, config: OperatorConfig, metrics: Metrics, instance: String) -> Self {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: FIELD_MANAGER.to_owned(),
+                instance: Some(instance),
+            },
+        );
+        Self {
+            client,
+            config,
+            metrics,
+            recorder,
+            http: reqwest::Client::new(),
+            failures: Mutex::default(),
+        }
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Reconciles one stream.
+pub async fn reconcile(
+    guard: Arc<DeserializeGuard<DeliveryStream>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let started = Instant::now();
+    let stream = match &guard.0 {
+        Ok(stream) => stream,
+        Err(invalid) => {
+            tracing::warn!(error = %invalid, "skipping a DeliveryStream that does not decode");
+            ctx.metrics
+                .failures
+                .with_label_values(&["undecodable"])
+                .inc();
+            return Ok(Action::await_change());
+        }
+    };
+    let result = reconcile_stream(stream, &ctx).await;
+    let label = if result.is_ok() { "success" } else { "error" };
+    ctx.metrics.reconciles.with_label_values(&[label]).inc();
+    ctx.metrics
+        .duration
+        .with_label_values(&[label])
+        .observe(started.elapsed().as_secs_f64());
+    if result.is_ok()
+        && let Ok(mut f) = ctx.failures.lock()
+    {
+        f.remove(&key(stream));
+    }
+    result
+}
+
+fn key(stream: &DeliveryStream) -> String {
+    format!(
+        "{}/{}",
+        stream.namespace().unwrap_or_default(),
+        stream.name_any()
+    )
+}
+
+/// Per-object exponential backoff: 1 s doubling to 5 minutes.
+pub fn error_policy(
+    guard: Arc<DeserializeGuard<DeliveryStream>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    ctx.metrics
+        .failures
+        .with_label_values(&[error.reason()])
+        .inc();
+    let Ok(stream) = &guard.0 else {
+        return Action::await_change();
+    };
+    let attempts = ctx
+        .failures
+        .lock()
+        .map(|mut f| {
+            let n = f.entry(key(stream)).or_insert(0);
+            *n += 1;
+            *n
+        })
+        .unwrap_or(1);
+    let delay = Duration::from_secs(1u64 << attempts.min(9)).min(Duration::from_secs(300));
+    tracing::warn!(stream = %key(stream), error = %error, retry_in_s = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Action, Error> {
+    let ns = render::namespace(stream)?;
+    let name = render::stream_name(stream)?;
+    let streams: Api<DeliveryStream> = Api::namespaced(ctx.client.clone(), ns);
+
+    if stream.metadata.deletion_timestamp.is_some() {
+        return finalize(stream, ctx, &streams).await;
+    }
+    if !stream.finalizers().iter().any(|f| f == FINALIZER) {
+        let mut finalizers = stream.finalizers().to_vec();
+        finalizers.push(FINALIZER.to_owned());
+        streams
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"metadata": {"finalizers": finalizers}})),
+            )
+            .await?;
+        ctx.metrics.writes.with_label_values(&["finalizer"]).inc();
+        // The patch produces a watch event that reconciles again.
+        return Ok(Action::await_change());
+    }
+
+    // Dereference.
+    let spec_hash = render::spec_hash(stream);
+    let version_id = status::next_version(stream, &spec_hash);
+    let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let mut inputs = Inputs {
+        version_id: version_id.clone(),
+        secrets: BTreeMap::new(),
+    };
+    let mut missing = Vec::new();
+    for secret in render::referenced_secrets(stream) {
+        match secrets_api.get_opt(&secret).await? {
+            Some(s) => {
+                let data = s
+                    .data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect();
+                inputs.secrets.insert(secret, data);
+            }
+            None => missing.push(secret),
+        }
+    }
+
+    let mut observed = Observed {
+        version_id,
+        spec_hash,
+        endpoint: Some(render::service::endpoint(
+            stream,
+            &ctx.config.cluster_domain,
+        )?),
+        selector: labels::selector_string(name),
+        ..Observed::default()
+    };
+
+    // Validate.
+    let errors = crds::validate_spec(stream);
+    if !errors.is_empty() {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        observed.invalid = Some(list.join("; "));
+    } else if !missing.is_empty() {
+        observed.waiting = Some((
+            "SecretMissing".to_owned(),
+            format!(
+                "waiting for Secret {} in namespace {ns}",
+                missing.join(", ")
+            ),
+        ));
+    }
+
+    // Render and apply.
+    if observed.invalid.is_none() && observed.waiting.is_none() {
+        match render::render(stream, &inputs, &ctx.config) {
+            Ok(children) => {
+                apply(ctx, ns, children.config_map).await?;
+                apply(ctx, ns, children.service).await?;
+                apply(ctx, ns, children.pdb).await?;
+                observed.deployment = Some(apply(ctx, ns, children.deployment).await?);
+                let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), ns);
+                match children.hpa {
+                    Some(hpa) => {
+                        apply(ctx, ns, hpa).await?;
+                    }
+                    None => {
+                        // An HPA left from an earlier spec is an orphan.
+                        if let Some(old) = hpas.get_opt(name).await?
+                            && old.labels().get(labels::MANAGED_BY).map(String::as_str)
+                                == Some("hydrant-operator")
+                        {
+                            hpas.delete(name, &DeleteParams::default()).await?;
+                            ctx.metrics.writes.with_label_values(&["delete"]).inc();
+                        }
+                    }
+                }
+            }
+            Err(render::RenderError::Invalid(message)) => observed.invalid = Some(message),
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
+        observed.deployment = deployments.get_opt(name).await?;
+    }
+
+    if ctx.config.poll_pods && observed.deployment.is_some() {
+        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+        let list = pods
+            .list(&ListParams::default().labels(&labels::selector_string(name)))
+            .await?;
+        observed.delivery = crate::health::gather(&ctx.http, &list.items).await;
+    }
+
+    write_status(stream, ctx, &streams, &observed).await?;
+    // Requeue to refresh delivery health and to catch anything a watch missed.
+    Ok(Action::requeue(Duration::from_secs(
+        if ctx.config.poll_pods { 30 } else { 300 },
+    )))
+}
+
+/// Writes the status when (and only when) it differs from what is stored.
+async fn write_status(
+    stream: &DeliveryStream,
+    ctx: &Context,
+    streams: &Api<DeliveryStream>,
+    observed: &Observed,
+) -> Result<(), Error> {
+    let desired = status::compute(stream, observed, &now());
+    let previous = stream.status.clone().unwrap_or_default();
+    if desired == previous {
+        return Ok(());
+    }
+    let name = render::stream_name(stream)?;
+    let patch = serde_json::json!({
+        "apiVersion": DeliveryStream::api_version(&()),
+        "kind": DeliveryStream::kind(&()),
+        "status": desired,
+    });
+    streams
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    ctx.metrics.writes.with_label_values(&["status"]).inc();
+    if previous.delivery_stream_status != desired.delivery_stream_status {
+        let phase = desired.delivery_stream_status.clone().unwrap_or_default();
+        let (type_, note) = match phase.as_str() {
+            "CREATING_FAILED" => (EventType::Warning, observed.invalid.clone()),
+            _ => (EventType::Normal, None),
+        };
+        let event = Event {
+            type_,
+            reason: phase_reason(&phase).to_owned(),
+            note: note.or_else(|| Some(format!("deliveryStreamStatus is {phase}"))),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &stream.object_ref(&())).await {
+            tracing::warn!(error = %e, "publishing an event failed");
+        }
+    }
+    Ok(())
+}
+
+fn phase_reason(phase: &str) -> &'static str {
+    match phase {
+        "ACTIVE" => "Active",
+        "CREATING" => "Creating",
+        "CREATING_FAILED" => "CreatingFailed",
+        "DELETING" => "Deleting",
+        _ => "StatusChanged",
+    }
+}
+
+/// Server-side applies `object` unless the live object already carries the same render hash.
+async fn apply<K>(ctx: &Context, ns: &str, mut object: K) -> Result<K, Error>
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let hash = {
+        let json = serde_json::to_vec(&object)?;
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(&json)[..16])
+    };
+    object
+        .meta_mut()
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(RENDER_HASH.to_owned(), hash.clone());
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    if let Some(live) = api.get_opt(&name).await?
+        && live.annotations().get(RENDER_HASH) == Some(&hash)
+    {
+        return Ok(live);
+    }
+    let applied = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&object),
+        )
+        .await?;
+    ctx.metrics
+        .writes
+        .with_label_values(&[K::kind(&()).as_ref()])
+        .inc();
+    Ok(applied)
+}
+
+/// Deletion: DELETING until the pods are gone (scaled to zero, they drain on SIGTERM), then the
+/// finalizer goes and owner references collect the children.
+async fn finalize(
+    stream: &DeliveryStream,
+    ctx: &Context,
+    streams: &Api<DeliveryStream>,
+) -> Result<Action, Error> {
+    if !stream.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let ns = render::namespace(stream)?;
+    let name = render::stream_name(stream)?;
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
+    let deployment = deployments.get_opt(name).await?;
+    let observed = Observed {
+        deployment: deployment.clone(),
+        deleting: true,
+        version_id: stream
+            .status
+            .as_ref()
+            .and_then(|s| s.version_id.clone())
+            .unwrap_or_else(|| "1".to_owned()),
+        spec_hash: render::spec_hash(stream),
+        endpoint: stream.status.as_ref().and_then(|s| s.endpoint.clone()),
+        selector: labels::selector_string(name),
+        ..Observed::default()
+    };
+    write_status(stream, ctx, streams, &observed).await?;
+    if let Some(d) = &deployment
+        && d.spec.as_ref().and_then(|s| s.replicas) != Some(0)
+    {
+        let scale = serde_json::json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 0},
+        });
+        deployments
+            .patch(
+                name,
+                &PatchParams::apply(&format!("{FIELD_MANAGER}-drain")).force(),
+                &Patch::Apply(&scale),
+            )
+            .await?;
+        ctx.metrics.writes.with_label_values(&["drain"]).inc();
+    }
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let remaining = pods
+        .list(&ListParams::default().labels(&labels::selector_string(name)))
+        .await?
+        .items
+        .len();
+    let replicas = deployment
+        .as_ref()
+        .and_then(|d| d.status.as_ref())
+        .and_then(|s| s.replicas)
+        .unwrap_or(0);
+    if remaining > 0 || replicas > 0 {
+        tracing::info!(stream = %key(stream), pods = remaining, "waiting for pods to drain");
+        return Ok(Action::requeue(Duration::from_secs(2)));
+    }
+    let finalizers: Vec<String> = stream
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    streams
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": finalizers}})),
+        )
+        .await?;
+    ctx.metrics.writes.with_label_values(&["finalizer"]).inc();
+    Ok(Action::await_change())
+}
+
+/// Runs the controller for one namespace (or all, with `None`) until `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let client = ctx.client.clone();
+    fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let streams: Api<DeserializeGuard<DeliveryStream>> = match &namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let wc = watcher::Config::default();
+    let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=hydrant-operator");
+    let controller = Controller::new(streams, wc.clone())
+        .with_config(ControllerConfig::default().concurrency(16));
+    let store = controller.store();
+    controller
+        .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
+        .owns(api::<Service>(&client, &namespace), owned.clone())
+        .owns(
+            api::<PodDisruptionBudget>(&client, &namespace),
+            owned.clone(),
+        )
+        .owns(api::<Deployment>(&client, &namespace), owned.clone())
+        .owns(api::<HorizontalPodAutoscaler>(&client, &namespace), owned)
+        .watches(
+            api::<Secret>(&client, &namespace),
+            wc,
+            move |secret: Secret| {
+                let ns = secret.namespace();
+                let name = secret.name_any();
+                store
+                    .state()
+                    .iter()
+                    .filter_map(|guard| guard.0.as_ref().ok())
+                    .filter(|s| {
+                        s.namespace() == ns && render::referenced_secrets(s).contains(&name)
+                    })
+                    .map(|s| {
+                        ObjectRef::new(&s.name_any()).within(&s.namespace().unwrap_or_default())
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}

@@ -1,0 +1,10 @@
+//! Hydrant's operator: watch `DeliveryStream`s → render their children → server-side apply →
+//! report status. The pure middle (`render`, `status`) is where most tests live.
+
+pub mod config;
+pub mod controller;
+pub mod health;
+pub mod leader;
+pub mod metrics;
+pub mod render;
+pub mod status;

@@ -1,0 +1,61 @@
+//! Operator metrics: reconciles, failures by reason, reconcile duration, streams by status.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub reconciles: IntCounterVec,
+    pub failures: IntCounterVec,
+    pub duration: HistogramVec,
+    pub streams: IntGaugeVec,
+    pub writes: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new_custom(Some("hydrant_operator".to_owned()), None)?;
+        let reconciles = IntCounterVec::new(
+            Opts::new("reconciles_total", "Reconciles by result"),
+            &["result"],
+        )?;
+        let failures = IntCounterVec::new(
+            Opts::new("reconcile_failures_total", "Failed reconciles by reason"),
+            &["reason"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new("reconcile_duration_seconds", "Duration of reconciles")
+                .buckets(prometheus::exponential_buckets(0.001, 2.0, 15)?),
+            &["result"],
+        )?;
+        let streams = IntGaugeVec::new(
+            Opts::new("streams", "DeliveryStreams by deliveryStreamStatus"),
+            &["status"],
+        )?;
+        let writes = IntCounterVec::new(
+            Opts::new("api_writes_total", "Writes to the API server by kind"),
+            &["kind"],
+        )?;
+        registry.register(Box::new(reconciles.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(streams.clone()))?;
+        registry.register(Box::new(writes.clone()))?;
+        Ok(Self {
+            registry,
+            reconciles,
+            failures,
+            duration,
+            streams,
+            writes,
+        })
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,161 @@
+//! Pure functions from a stream's spec to the objects it owns: one file per child kind.
+
+pub mod configmap;
+pub mod deployment;
+pub mod hpa;
+pub mod labels;
+pub mod pdb;
+pub mod service;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::config::OperatorConfig;
+use crds::DeliveryStream;
+
+/// Why a stream cannot be rendered.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RenderError {
+    #[error("the object has no {0}")]
+    Missing(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Everything the operator resolved before rendering (the dereference step's output).
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// The stream's VersionId for this spec.
+    pub version_id: String,
+    /// Data of the Secrets the stream references, by name (hashed only, never copied).
+    pub secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+}
+
+/// The children of one stream, in apply order.
+#[derive(Debug, Clone)]
+pub struct Children {
+    pub config_map: ConfigMap,
+    pub service: Service,
+    pub pdb: PodDisruptionBudget,
+    pub deployment: Deployment,
+    pub hpa: Option<HorizontalPodAutoscaler>,
+}
+
+/// Renders every child of `stream`.
+pub fn render(
+    stream: &DeliveryStream,
+    inputs: &Inputs,
+    config: &OperatorConfig,
+) -> Result<Children, RenderError> {
+    let config_map = configmap::render(stream)?;
+    let hash = config_hash(&config_map, inputs);
+    Ok(Children {
+        service: service::render(stream)?,
+        pdb: pdb::render(stream)?,
+        deployment: deployment::render(stream, inputs, config, &hash)?,
+        hpa: hpa::render(stream)?,
+        config_map,
+    })
+}
+
+/// Metadata of a child: name, namespace, labels and the owner reference that lets Kubernetes
+/// collect it with the stream.
+pub fn child_meta(stream: &DeliveryStream, name: String) -> Result<ObjectMeta, RenderError> {
+    Ok(ObjectMeta {
+        name: Some(name),
+        namespace: Some(namespace(stream)?.to_owned()),
+        labels: Some(labels::common(stream_name(stream)?)),
+        owner_references: Some(vec![owner_reference(stream)?]),
+        ..ObjectMeta::default()
+    })
+}
+
+pub fn stream_name(stream: &DeliveryStream) -> Result<&str, RenderError> {
+    stream
+        .metadata
+        .name
+        .as_deref()
+        .ok_or(RenderError::Missing("name"))
+}
+
+pub fn namespace(stream: &DeliveryStream) -> Result<&str, RenderError> {
+    stream
+        .metadata
+        .namespace
+        .as_deref()
+        .ok_or(RenderError::Missing("namespace"))
+}
+
+fn owner_reference(stream: &DeliveryStream) -> Result<OwnerReference, RenderError> {
+    Ok(OwnerReference {
+        api_version: DeliveryStream::api_version(&()).into_owned(),
+        kind: DeliveryStream::kind(&()).into_owned(),
+        name: stream_name(stream)?.to_owned(),
+        uid: stream
+            .metadata
+            .uid
+            .clone()
+            .ok_or(RenderError::Missing("uid"))?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    })
+}
+
+/// Hash over what the pods read: the rendered config and the referenced Secrets' data. A change
+/// of either rolls the pods.
+pub fn config_hash(config_map: &ConfigMap, inputs: &Inputs) -> String {
+    let mut h = Sha256::new();
+    if let Some(data) = &config_map.data {
+        for (k, v) in data {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(v.as_bytes());
+            h.update([0]);
+        }
+    }
+    for (name, data) in &inputs.secrets {
+        h.update(name.as_bytes());
+        h.update([1]);
+        for (k, v) in data {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(v);
+            h.update([0]);
+        }
+    }
+    h.update(inputs.version_id.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Hash of the spec alone: a new value means a new VersionId.
+pub fn spec_hash(stream: &DeliveryStream) -> String {
+    let json = serde_json::to_vec(&stream.spec).unwrap_or_default();
+    hex::encode(&Sha256::digest(&json)[..16])
+}
+
+/// The Secrets a stream references.
+pub fn referenced_secrets(stream: &DeliveryStream) -> Vec<String> {
+    let mut out = Vec::new();
+    if let crds::IngestAuth::SigV4(sig) = &stream.spec.ingest.auth {
+        out.push(sig.credentials_secret.clone());
+    }
+    if let crds::Destination::S3(s3) = &stream.spec.destination
+        && let Some(secret) = &s3.credentials_secret
+    {
+        out.push(secret.clone());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,46 @@
+//! The Service: the stream's endpoint (ingest) and its metrics port.
+
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{RenderError, child_meta, labels, stream_name};
+use crate::config::METRICS_PORT;
+use crds::DeliveryStream;
+
+pub fn render(stream: &DeliveryStream) -> Result<Service, RenderError> {
+    let name = stream_name(stream)?;
+    Ok(Service {
+        metadata: child_meta(stream, name.to_owned())?,
+        spec: Some(ServiceSpec {
+            selector: Some(labels::selector(name)),
+            ports: Some(vec![
+                ServicePort {
+                    name: Some("ingest".to_owned()),
+                    port: stream.spec.ingest.port,
+                    target_port: Some(IntOrString::String("ingest".to_owned())),
+                    protocol: Some("TCP".to_owned()),
+                    ..ServicePort::default()
+                },
+                ServicePort {
+                    name: Some("metrics".to_owned()),
+                    port: METRICS_PORT,
+                    target_port: Some(IntOrString::String("metrics".to_owned())),
+                    protocol: Some("TCP".to_owned()),
+                    ..ServicePort::default()
+                },
+            ]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    })
+}
+
+/// The URL producers use as the SDK endpoint override.
+pub fn endpoint(stream: &DeliveryStream, cluster_domain: &str) -> Result<String, RenderError> {
+    Ok(format!(
+        "http://{}.{}.{cluster_domain}:{}",
+        stream_name(stream)?,
+        super::namespace(stream)?,
+        stream.spec.ingest.port
+    ))
+}

@@ -1,0 +1,300 @@
+//! Renderer tests: spec fields become the right fields of each child.
+
+use super::*;
+use crate::config::OperatorConfig;
+
+pub(crate) fn stream(spec_yaml: &str) -> DeliveryStream {
+    let yaml = format!(
+        "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata:\n  name: clicks\n  namespace: analytics\n  uid: 1234-abcd\n  generation: 3\nspec:\n{spec_yaml}"
+    );
+    crds::manifest::parse_manifest(&yaml).expect("manifest")
+}
+
+const S3: &str = "  destination:\n    s3:\n      bucket: raw\n      endpoint: http://s3:8333\n      credentialsSecret: s3-writer\n      bufferingHints: {sizeInMBs: 8, intervalInSeconds: 120}\n";
+
+fn inputs() -> Inputs {
+    Inputs {
+        version_id: "4".into(),
+        secrets: BTreeMap::from([(
+            "s3-writer".to_owned(),
+            BTreeMap::from([("accessKeyId".to_owned(), b"AKID".to_vec())]),
+        )]),
+    }
+}
+
+#[test]
+fn children_carry_owner_references_and_labels() {
+    let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
+    let owner = &c
+        .deployment
+        .metadata
+        .owner_references
+        .as_ref()
+        .expect("owners")[0];
+    assert_eq!(owner.kind, "DeliveryStream");
+    assert_eq!(owner.uid, "1234-abcd");
+    assert_eq!(owner.controller, Some(true));
+    for meta in [&c.config_map.metadata, &c.service.metadata, &c.pdb.metadata] {
+        assert_eq!(meta.namespace.as_deref(), Some("analytics"));
+        assert_eq!(
+            meta.labels.as_ref().expect("labels")[labels::MANAGED_BY],
+            "hydrant-operator"
+        );
+    }
+    assert!(c.hpa.is_none());
+}
+
+#[test]
+fn config_map_holds_the_spec_without_secrets() {
+    let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
+    let yaml = &c.config_map.data.as_ref().expect("data")[configmap::FILE];
+    let parsed = crds::manifest::parse_manifest(yaml).expect("the data plane can read it");
+    assert_eq!(parsed.metadata.name.as_deref(), Some("clicks"));
+    assert_eq!(parsed.spec.buffer.directory, configmap::WAL_DIR);
+    let crds::Destination::S3(s3) = parsed.spec.destination else {
+        panic!("s3")
+    };
+    assert_eq!(
+        s3.credentials_secret, None,
+        "credentials come from env, not the file"
+    );
+    assert!(!yaml.contains("AKID"));
+}
+
+#[test]
+fn deployment_follows_the_spec() {
+    let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
+    let spec = c.deployment.spec.expect("spec");
+    assert_eq!(spec.replicas, Some(1));
+    let pod = spec.template.spec.expect("pod");
+    assert_eq!(pod.termination_grace_period_seconds, Some(180));
+    let container = &pod.containers[0];
+    assert_eq!(
+        container.image.as_deref(),
+        Some("ghcr.io/hydrant-dev/hydrant:0.1.0")
+    );
+    let env = container.env.as_ref().expect("env");
+    let version = env
+        .iter()
+        .find(|e| e.name == "HYDRANT_VERSION_ID")
+        .expect("version");
+    assert_eq!(version.value.as_deref(), Some("4"));
+    let key = env
+        .iter()
+        .find(|e| e.name == "AWS_ACCESS_KEY_ID")
+        .expect("key");
+    assert!(key.value.is_none(), "never a literal value");
+    let selector = key
+        .value_from
+        .as_ref()
+        .and_then(|v| v.secret_key_ref.as_ref())
+        .expect("secretKeyRef");
+    assert_eq!(
+        (selector.name.as_str(), selector.key.as_str()),
+        ("s3-writer", "accessKeyId")
+    );
+    let sc = container
+        .security_context
+        .as_ref()
+        .expect("security context");
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(
+        sc.capabilities.as_ref().and_then(|c| c.drop.clone()),
+        Some(vec!["ALL".to_owned()])
+    );
+    let psc = pod.security_context.as_ref().expect("pod security context");
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(
+        psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
+        Some("RuntimeDefault")
+    );
+    let wal = pod
+        .volumes
+        .as_ref()
+        .expect("volumes")
+        .iter()
+        .find(|v| v.name == "wal")
+        .and_then(|v| v.empty_dir.clone())
+        .expect("emptyDir");
+    let limit: u64 = wal
+        .size_limit
+        .expect("size limit")
+        .0
+        .parse()
+        .expect("bytes");
+    assert!(
+        limit > 2 << 30,
+        "sizeLimit follows buffer.maxBytes (2Gi): {limit}"
+    );
+    assert_eq!(
+        container
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|h| h.path.clone()),
+        Some("/readyz".to_owned())
+    );
+    let annotations = spec
+        .template
+        .metadata
+        .and_then(|m| m.annotations)
+        .expect("annotations");
+    assert!(annotations.contains_key(deployment::CONFIG_HASH));
+    assert_eq!(annotations["prometheus.io/port"], "9464");
+}
+
+#[test]
+fn secret_or_spec_changes_change_the_config_hash() {
+    let s = stream(S3);
+    let config = OperatorConfig::default();
+    let hash = |c: &Children| {
+        c.deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .map(|a| a[deployment::CONFIG_HASH].clone())
+    };
+    let base = hash(&render(&s, &inputs(), &config).expect("render"));
+    let mut changed_secret = inputs();
+    changed_secret
+        .secrets
+        .get_mut("s3-writer")
+        .expect("secret")
+        .insert("accessKeyId".into(), b"ROTATED".to_vec());
+    assert_ne!(
+        base,
+        hash(&render(&s, &changed_secret, &config).expect("render"))
+    );
+    let other = stream(&S3.replace("sizeInMBs: 8", "sizeInMBs: 9"));
+    assert_ne!(
+        base,
+        hash(&render(&other, &inputs(), &config).expect("render"))
+    );
+    assert_eq!(base, hash(&render(&s, &inputs(), &config).expect("render")));
+}
+
+#[test]
+fn autoscaling_renders_an_hpa_and_leaves_replicas_out() {
+    let s = stream(&format!(
+        "  autoscaling: {{minReplicas: 2, maxReplicas: 5}}\n{S3}"
+    ));
+    let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
+    assert_eq!(c.deployment.spec.expect("spec").replicas, None);
+    let hpa = c.hpa.expect("hpa").spec.expect("spec");
+    assert_eq!((hpa.min_replicas, hpa.max_replicas), (Some(2), 5));
+}
+
+#[test]
+fn escape_hatches_reach_the_pod() {
+    let s = stream(&format!(
+        "  image: registry.local/hydrant:dev\n  template:\n    metadata: {{labels: {{team: data}}, annotations: {{a: b}}}}\n    spec:\n      nodeSelector: {{disk: ssd}}\n      priorityClassName: high\n      serviceAccountName: streams\n      tolerations: [{{key: dedicated, operator: Exists}}]\n{S3}"
+    ));
+    let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
+    let template = c.deployment.spec.expect("spec").template;
+    let meta = template.metadata.expect("meta");
+    assert_eq!(meta.labels.expect("labels")["team"], "data");
+    assert_eq!(meta.annotations.expect("annotations")["a"], "b");
+    let pod = template.spec.expect("pod");
+    assert_eq!(pod.node_selector.expect("ns")["disk"], "ssd");
+    assert_eq!(pod.priority_class_name.as_deref(), Some("high"));
+    assert_eq!(pod.service_account_name.as_deref(), Some("streams"));
+    assert_eq!(pod.tolerations.expect("tolerations").len(), 1);
+    assert_eq!(
+        pod.containers[0].image.as_deref(),
+        Some("registry.local/hydrant:dev")
+    );
+}
+
+#[test]
+fn ingest_credentials_are_mounted_not_copied() {
+    let s = stream(&format!(
+        "  ingest:\n    auth:\n      sigV4: {{credentialsSecret: producers}}\n{S3}"
+    ));
+    let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
+    let pod = c.deployment.spec.expect("spec").template.spec.expect("pod");
+    let volume = pod
+        .volumes
+        .expect("volumes")
+        .into_iter()
+        .find(|v| v.name == "ingest-credentials")
+        .expect("volume");
+    assert_eq!(
+        volume.secret.and_then(|s| s.secret_name).as_deref(),
+        Some("producers")
+    );
+    let mount = pod.containers[0]
+        .volume_mounts
+        .as_ref()
+        .expect("mounts")
+        .iter()
+        .find(|m| m.name == "ingest-credentials")
+        .cloned()
+        .expect("mount");
+    assert_eq!(mount.mount_path, "/etc/hydrant/secrets/producers");
+}
+
+#[test]
+fn a_local_destination_cannot_run_in_a_cluster() {
+    let s = stream("  destination:\n    local: {}\n");
+    let err = render(&s, &inputs(), &OperatorConfig::default()).expect_err("local");
+    assert!(err.to_string().contains("spec.destination.local"), "{err}");
+}
+
+#[test]
+fn status_follows_the_deployment_and_keeps_transition_times() {
+    use crate::status::{Observed, compute, next_version};
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+    let mut s = stream(S3);
+    let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
+    let mut d: Deployment = c.deployment;
+    d.metadata.generation = Some(1);
+    let mut observed = Observed {
+        deployment: Some(d.clone()),
+        version_id: next_version(&s, "h1"),
+        spec_hash: "h1".into(),
+        selector: labels::selector_string("clicks"),
+        ..Observed::default()
+    };
+    let first = compute(&s, &observed, "2026-01-01T00:00:00Z");
+    assert_eq!(first.delivery_stream_status.as_deref(), Some("CREATING"));
+    assert_eq!(first.version_id.as_deref(), Some("1"));
+    d.status = Some(DeploymentStatus {
+        observed_generation: Some(1),
+        replicas: Some(1),
+        updated_replicas: Some(1),
+        ready_replicas: Some(1),
+        ..DeploymentStatus::default()
+    });
+    observed.deployment = Some(d);
+    s.status = Some(first.clone());
+    let second = compute(&s, &observed, "2026-01-01T00:01:00Z");
+    assert_eq!(second.delivery_stream_status.as_deref(), Some("ACTIVE"));
+    let ready = second
+        .conditions
+        .iter()
+        .find(|c| c.r#type == "Ready")
+        .expect("ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.last_transition_time.as_str()),
+        ("True", "2026-01-01T00:01:00Z")
+    );
+    let degraded = second
+        .conditions
+        .iter()
+        .find(|c| c.r#type == "Degraded")
+        .expect("degraded");
+    assert_eq!(
+        degraded.last_transition_time, "2026-01-01T00:00:00Z",
+        "unchanged condition keeps its time"
+    );
+    s.status = Some(second.clone());
+    assert_eq!(
+        compute(&s, &observed, "2026-01-01T00:02:00Z"),
+        second,
+        "steady state: identical status"
+    );
+    assert_eq!(next_version(&s, "h1"), "1");
+    assert_eq!(next_version(&s, "h2"), "2");
+}
