@@ -1,0 +1,407 @@
+//! End to end on a real control plane (etcd + kube-apiserver built from their Go modules): the
+//! chart installed with real helm, the operator running with the chart's ServiceAccount, and the
+//! data plane started from exactly what the operator rendered.
+
+mod common;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use common::controlplane::ControlPlane;
+use crds::DeliveryStream;
+use support::{Operator, eventually, install_chart, operator_kubeconfig, run_rendered_pod};
+
+const NS: &str = "analytics";
+
+async fn apply_stream(client: &kube::Client, yaml: &str) -> Result<DeliveryStream, kube::Error> {
+    let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("yaml");
+    let api: Api<DeliveryStream> = Api::namespaced(client.clone(), NS);
+    let name = value["metadata"]["name"].as_str().expect("name").to_owned();
+    api.patch(
+        &name,
+        &PatchParams::apply("e2e-test").force(),
+        &Patch::Apply(&value),
+    )
+    .await
+}
+
+fn stream_yaml(name: &str, bucket: &str, endpoint: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: hydrant.dev/v1alpha1
+kind: DeliveryStream
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  buffer: {{maxBytes: 64Mi}}
+  destination:
+    s3:
+      bucket: {bucket}
+      endpoint: {endpoint}
+      forcePathStyle: true
+      credentialsSecret: s3-writer
+      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+      processingConfiguration: {{enabled: true, processors: [{{type: AppendDelimiterToRecord}}]}}
+{extra}"
+    )
+}
+
+/// Writes Deployment status as kube-controller-manager would (no controller-manager runs here).
+async fn set_deployment_ready(client: &kube::Client, name: &str, ready: i32) {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let d = api.get(name).await.expect("deployment");
+    let generation = d.metadata.generation.unwrap_or(1);
+    let replicas = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "observedGeneration": generation,
+            "replicas": ready,
+            "updatedReplicas": ready.min(replicas),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+        }})),
+    )
+    .await
+    .expect("deployment status");
+}
+
+fn status_of(s: &DeliveryStream) -> (String, String) {
+    let st = s.status.clone().unwrap_or_default();
+    (
+        st.delivery_stream_status.unwrap_or_default(),
+        st.version_id.unwrap_or_default(),
+    )
+}
+
+fn config_hash(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get("hydrant.dev/config-hash").cloned())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_on_a_real_control_plane() {
+    let cp = ControlPlane::start().await;
+    let admin = cp.client().await;
+    let moto = support::moto::Moto::start().await;
+    moto.create_bucket("e2e-bucket").await;
+
+    // The chart, with real helm; its CRD reaches the API server.
+    let release_ns = "hydrant-system";
+    let sa = install_chart(&cp, release_ns).await;
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NS}})).expect("ns"),
+        )
+        .await
+        .expect("namespace");
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), NS);
+    secrets
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "s3-writer"},
+                "stringData": {"accessKeyId": "writer", "secretAccessKey": "writer-secret"},
+            }))
+            .expect("secret"),
+        )
+        .await
+        .expect("create secret");
+
+    // Every example manifest is accepted by the real API server (server-side dry run).
+    for example in ["../examples/s3.yaml"] {
+        let text = std::fs::read_to_string(example).expect("example");
+        let mut value: serde_json::Value = serde_saphyr::from_str(&text).expect("yaml");
+        value["metadata"]["namespace"] = json!(NS);
+        let api: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+        let name = value["metadata"]["name"].as_str().expect("name").to_owned();
+        api.patch(
+            &name,
+            &PatchParams::apply("e2e").dry_run(),
+            &Patch::Apply(&value),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{example} refused: {e}"));
+    }
+
+    // Invalid manifests are refused with the intended messages.
+    let refused = apply_stream(
+        &admin,
+        &stream_yaml(
+            "both",
+            "b-bucket",
+            &moto.endpoint(),
+            "  replicas: 2\n  autoscaling: {minReplicas: 1, maxReplicas: 3}\n",
+        ),
+    )
+    .await
+    .expect_err("replicas and autoscaling");
+    assert!(
+        refused
+            .to_string()
+            .contains("set either spec.replicas or spec.autoscaling"),
+        "{refused}"
+    );
+    let refused = apply_stream(
+        &admin,
+        &stream_yaml("big", "b-bucket", &moto.endpoint(), "")
+            .replace("sizeInMBs: 1", "sizeInMBs: 500"),
+    )
+    .await
+    .expect_err("size bound");
+    assert!(refused.to_string().contains("sizeInMBs"), "{refused}");
+    let refused = apply_stream(
+        &admin,
+        &stream_yaml("dotted.name", "b-bucket", &moto.endpoint(), ""),
+    )
+    .await
+    .expect_err("name");
+    assert!(refused.to_string().contains("DNS label"), "{refused}");
+
+    // The operator, as the chart's ServiceAccount: a missing RBAC rule fails this test.
+    let kubeconfig = operator_kubeconfig(&cp, &admin, release_ns, &sa).await;
+    let mut op_a = Operator::start(&kubeconfig, release_ns, "op-a");
+    eventually("op-a leads", Duration::from_secs(30), || async {
+        op_a.is_leader().await
+    })
+    .await;
+
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+    apply_stream(
+        &admin,
+        &stream_yaml("clicks", "e2e-bucket", &moto.endpoint(), ""),
+    )
+    .await
+    .expect("apply");
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NS);
+    let d = eventually("children exist", Duration::from_secs(30), || async {
+        deployments.get_opt("clicks").await.ok().flatten()
+    })
+    .await;
+    let owner = &d.owner_references()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("DeliveryStream", "clicks")
+    );
+    let cm: Api<ConfigMap> = Api::namespaced(admin.clone(), NS);
+    let config = cm.get("clicks-config").await.expect("configmap");
+    let stream_file = &config.data.as_ref().expect("data")["stream.yaml"];
+    assert!(
+        !stream_file.contains("writer-secret"),
+        "no secret values in ConfigMaps"
+    );
+    let svc: Api<Service> = Api::namespaced(admin.clone(), NS);
+    assert_eq!(
+        svc.get("clicks").await.expect("service").owner_references()[0].name,
+        "clicks"
+    );
+    let pdb: Api<PodDisruptionBudget> = Api::namespaced(admin.clone(), NS);
+    pdb.get("clicks").await.expect("pdb");
+    let s = streams.get("clicks").await.expect("stream");
+    assert_eq!(status_of(&s), ("CREATING".to_owned(), "1".to_owned()));
+    assert_eq!(
+        s.status
+            .as_ref()
+            .and_then(|s| s.endpoint.clone())
+            .as_deref(),
+        Some("http://clicks.analytics.svc:4573")
+    );
+    assert!(s.finalizers().contains(&"hydrant.dev/drain".to_owned()));
+
+    // Status follows the Deployment.
+    set_deployment_ready(&admin, "clicks", 1).await;
+    eventually("ACTIVE", Duration::from_secs(30), || async {
+        let s = streams.get("clicks").await.ok()?;
+        let ready = s
+            .status
+            .as_ref()?
+            .conditions
+            .iter()
+            .any(|c| c.r#type == "Ready" && c.status == "True");
+        (status_of(&s).0 == "ACTIVE" && ready).then_some(())
+    })
+    .await;
+
+    // A spec change rolls the Deployment and bumps versionId.
+    let before = config_hash(&deployments.get("clicks").await.expect("d"));
+    apply_stream(
+        &admin,
+        &stream_yaml("clicks", "e2e-bucket", &moto.endpoint(), "")
+            .replace("sizeInMBs: 1", "sizeInMBs: 2"),
+    )
+    .await
+    .expect("update");
+    eventually("versionId 2", Duration::from_secs(30), || async {
+        let s = streams.get("clicks").await.ok()?;
+        (status_of(&s).1 == "2").then_some(())
+    })
+    .await;
+    let after_spec = config_hash(&deployments.get("clicks").await.expect("d"));
+    assert_ne!(before, after_spec, "a spec change rolls the pods");
+    let env = deployments
+        .get("clicks")
+        .await
+        .expect("d")
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod")
+        .containers[0]
+        .env
+        .clone()
+        .expect("env");
+    assert!(
+        env.iter()
+            .any(|e| e.name == "HYDRANT_VERSION_ID" && e.value.as_deref() == Some("2"))
+    );
+
+    // A Secret change rolls it too.
+    secrets
+        .patch(
+            "s3-writer",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"secretAccessKey": "rotated"}})),
+        )
+        .await
+        .expect("rotate");
+    eventually("secret rolls pods", Duration::from_secs(30), || async {
+        let d = deployments.get("clicks").await.ok()?;
+        (config_hash(&d) != after_spec).then_some(())
+    })
+    .await;
+    let s = streams.get("clicks").await.expect("stream");
+    assert_eq!(status_of(&s).1, "2", "a Secret change is not a spec change");
+
+    // A spec the schema accepts but that cannot work: CREATING_FAILED with a clear message.
+    apply_stream(
+        &admin,
+        "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata: {name: laptop, namespace: analytics}\nspec:\n  destination:\n    local: {}\n",
+    )
+    .await
+    .expect("schema accepts local");
+    let failed = eventually("CREATING_FAILED", Duration::from_secs(30), || async {
+        let s = streams.get("laptop").await.ok()?;
+        (status_of(&s).0 == "CREATING_FAILED").then_some(s)
+    })
+    .await;
+    let degraded = failed
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .find(|c| c.r#type == "Degraded")
+        .expect("degraded");
+    assert_eq!(degraded.status, "True");
+    assert!(
+        degraded.message.contains("spec.destination.local"),
+        "{}",
+        degraded.message
+    );
+
+    // Round trip: the pod the operator rendered actually runs and delivers.
+    moto.create_bucket("e2e-bucket").await;
+    let delivered = run_rendered_pod(&admin, NS, "clicks", &moto).await;
+    assert!(
+        delivered.iter().any(|k| k.contains("clicks-2-")),
+        "object names carry versionId 2: {delivered:?}"
+    );
+
+    // Steady state: no writes. Restart the operator: still none.
+    set_deployment_ready(&admin, "clicks", 1).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let writes = op_a.writes().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        op_a.writes().await,
+        writes,
+        "a steady cluster costs zero writes"
+    );
+    op_a.terminate();
+    let op_b = Operator::start(&kubeconfig, release_ns, "op-b");
+    eventually(
+        "op-b leads after op-a released",
+        Duration::from_secs(20),
+        || async { op_b.is_leader().await },
+    )
+    .await;
+    eventually("op-b reconciled", Duration::from_secs(20), || async {
+        (op_b.reconciles().await > 0.0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        op_b.writes().await,
+        0.0,
+        "an operator restart causes no writes:\n{}",
+        op_b.log()
+    );
+
+    // Two operators: kill -9 the leader, the other takes over within the lease duration.
+    let mut op_c = Operator::start(&kubeconfig, release_ns, "op-c");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(op_c.is_leader().await.is_none(), "only one leader");
+    let mut op_b = op_b;
+    op_b.kill();
+    eventually("op-c takes over", Duration::from_secs(20), || async {
+        op_c.is_leader().await
+    })
+    .await;
+    apply_stream(
+        &admin,
+        &stream_yaml("clicks", "e2e-bucket", &moto.endpoint(), "")
+            .replace("sizeInMBs: 1", "sizeInMBs: 3"),
+    )
+    .await
+    .expect("update");
+    eventually("new leader reconciles", Duration::from_secs(30), || async {
+        let s = streams.get("clicks").await.ok()?;
+        (status_of(&s).1 == "3").then_some(())
+    })
+    .await;
+
+    // Deletion through the finalizer.
+    streams
+        .delete("clicks", &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually(
+        "DELETING and scaled to zero",
+        Duration::from_secs(30),
+        || async {
+            let s = streams.get("clicks").await.ok()?;
+            let d = deployments.get("clicks").await.ok()?;
+            (status_of(&s).0 == "DELETING" && d.spec?.replicas == Some(0)).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        streams.get_opt("clicks").await.expect("get").is_some(),
+        "kept while pods drain"
+    );
+    set_deployment_ready(&admin, "clicks", 0).await;
+    eventually("finalizer removed", Duration::from_secs(30), || async {
+        streams
+            .get_opt("clicks")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    op_c.kill();
+}
