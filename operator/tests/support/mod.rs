@@ -153,6 +153,10 @@ impl Operator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
     async fn metrics(&self) -> Option<String> {
         reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port))
             .await

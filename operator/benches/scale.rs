@@ -1,0 +1,204 @@
+//! Scale benchmark (a program, not a test): N DeliveryStreams applied at once to a real control
+//! plane with the chart's RBAC and the operator running as its ServiceAccount. Reports the time
+//! until every stream's children exist and its status is written, API requests per stream, API
+//! writes per minute at steady state, and the operator's peak RSS.
+//!
+//!   cargo bench -p operator --bench scale            # 1,000 streams
+//!   HYDRANT_SCALE_STREAMS=200 cargo bench -p operator --bench scale
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use common::controlplane::ControlPlane;
+use crds::DeliveryStream;
+
+const NS: &str = "scale";
+
+/// apiserver_request_total summed by verb.
+async fn requests_by_verb(client: &kube::Client) -> BTreeMap<String, f64> {
+    let req = warp::http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("request");
+    let text = client.request_text(req).await.expect("apiserver metrics");
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+    {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some(verb) = series
+            .split("verb=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+        else {
+            continue;
+        };
+        *out.entry(verb.to_owned()).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+    }
+    out
+}
+
+fn writes(m: &BTreeMap<String, f64>) -> f64 {
+    ["POST", "PUT", "PATCH", "DELETE", "APPLY"]
+        .iter()
+        .map(|v| m.get(*v).copied().unwrap_or(0.0))
+        .sum()
+}
+
+fn total(m: &BTreeMap<String, f64>) -> f64 {
+    m.values().sum()
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn main() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let n: usize = std::env::var("HYDRANT_SCALE_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run(n));
+}
+
+async fn run(n: usize) {
+    let cp = ControlPlane::start().await;
+    let admin = cp.client().await;
+    let sa = support::install_chart(&cp, "hydrant-system").await;
+    let kubeconfig = support::operator_kubeconfig(&cp, &admin, "hydrant-system", &sa).await;
+    Api::<Namespace>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NS}})).expect("ns"),
+        )
+        .await
+        .expect("namespace");
+    let operator = support::Operator::start(&kubeconfig, "hydrant-system", "scale-op");
+    support::eventually("leader", Duration::from_secs(30), || async {
+        operator.is_leader().await
+    })
+    .await;
+    let pid = operator_pid(&operator);
+
+    let before = requests_by_verb(&admin).await;
+    let started = Instant::now();
+    let streams: Arc<Api<DeliveryStream>> = Arc::new(Api::namespaced(admin.clone(), NS));
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let api = streams.clone();
+            async move {
+                let s = json!({
+                    "apiVersion": "hydrant.dev/v1alpha1",
+                    "kind": "DeliveryStream",
+                    "metadata": {"name": format!("s{i:04}"), "namespace": NS},
+                    "spec": {"destination": {"s3": {"bucket": "scale-bucket", "endpoint": "http://s3.storage:8333"}}},
+                });
+                api.patch(&format!("s{i:04}"), &PatchParams::apply("scale-bench"), &Patch::Apply(&s))
+                    .await
+                    .expect("apply stream");
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    let applied = started.elapsed();
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NS);
+    let children = support::eventually("all children", Duration::from_secs(1800), || async {
+        let count = deployments
+            .list_metadata(
+                &ListParams::default().labels("app.kubernetes.io/managed-by=hydrant-operator"),
+            )
+            .await
+            .ok()?
+            .items
+            .len();
+        (count >= n).then(|| started.elapsed())
+    })
+    .await;
+    let converged = support::eventually("all statuses", Duration::from_secs(1800), || async {
+        let list = streams.list(&ListParams::default()).await.ok()?;
+        let done = list
+            .items
+            .iter()
+            .filter(|s| {
+                s.status
+                    .as_ref()
+                    .and_then(|st| st.version_id.as_ref())
+                    .is_some()
+            })
+            .count();
+        (done >= n).then(|| started.elapsed())
+    })
+    .await;
+    let after = requests_by_verb(&admin).await;
+    let operator_requests = total(&after) - total(&before);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let steady_start = requests_by_verb(&admin).await;
+    let op_writes_start = operator.writes().await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let steady_end = requests_by_verb(&admin).await;
+    let op_writes_end = operator.writes().await;
+    println!("streams                         {n}");
+    println!(
+        "applied (client side)           {:.1} s",
+        applied.as_secs_f64()
+    );
+    println!(
+        "all children exist after        {:.1} s",
+        children.as_secs_f64()
+    );
+    println!(
+        "all statuses written after      {:.1} s",
+        converged.as_secs_f64()
+    );
+    println!(
+        "API requests per stream         {:.1} (all clients, during creation; {} total; by verb {:?})",
+        operator_requests / n as f64,
+        operator_requests,
+        after
+            .iter()
+            .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+            .collect::<BTreeMap<_, _>>()
+    );
+    println!(
+        "writes per minute, steady       {} (API server), {} (operator's own count)",
+        writes(&steady_end) - writes(&steady_start),
+        op_writes_end - op_writes_start
+    );
+    println!(
+        "operator peak RSS               {:.1} MiB",
+        peak_rss_mib(pid)
+    );
+}
+
+fn operator_pid(op: &support::Operator) -> u32 {
+    op.pid()
+}
