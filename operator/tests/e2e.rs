@@ -122,9 +122,24 @@ async fn operator_on_a_real_control_plane() {
         .await
         .expect("create secret");
 
+    // The chart lints clean.
+    let lint = std::process::Command::new(cp.bin("helm"))
+        .args(["lint", "--strict"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/hydrant"))
+        .output()
+        .expect("helm lint");
+    assert!(lint.status.success(), "helm lint: {}", String::from_utf8_lossy(&lint.stdout));
+
     // Every example manifest is accepted by the real API server (server-side dry run).
-    for example in ["../examples/s3.yaml"] {
-        let text = std::fs::read_to_string(example).expect("example");
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples") {
+        let example = entry.expect("entry").path();
+        if example.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        seen += 1;
+        let text = std::fs::read_to_string(&example).expect("example");
         let mut value: serde_json::Value = serde_saphyr::from_str(&text).expect("yaml");
         value["metadata"]["namespace"] = json!(NS);
         let api: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
@@ -135,8 +150,9 @@ async fn operator_on_a_real_control_plane() {
             &Patch::Apply(&value),
         )
         .await
-        .unwrap_or_else(|e| panic!("{example} refused: {e}"));
+        .unwrap_or_else(|e| panic!("{} refused: {e}", example.display()));
     }
+    assert!(seen >= 2, "examples checked: {seen}");
 
     // Invalid manifests are refused with the intended messages.
     let refused = apply_stream(
