@@ -27,7 +27,8 @@ use crds::DeliveryStream;
 
 const NS: &str = "scale";
 
-/// apiserver_request_total summed by verb.
+/// apiserver_request_total summed by verb; Lease traffic (leader election, the API server's own
+/// heartbeats) is counted under the verb prefixed with `lease:`.
 async fn requests_by_verb(client: &kube::Client) -> BTreeMap<String, f64> {
     let req = warp::http::Request::get("/metrics")
         .body(Vec::new())
@@ -41,6 +42,7 @@ async fn requests_by_verb(client: &kube::Client) -> BTreeMap<String, f64> {
         let Some((series, value)) = line.rsplit_once(' ') else {
             continue;
         };
+        let lease = series.contains("resource=\"leases\"");
         let Some(verb) = series
             .split("verb=\"")
             .nth(1)
@@ -48,7 +50,35 @@ async fn requests_by_verb(client: &kube::Client) -> BTreeMap<String, f64> {
         else {
             continue;
         };
-        *out.entry(verb.to_owned()).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+        let key = if lease { format!("lease:{verb}") } else { verb.to_owned() };
+        *out.entry(key).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+    }
+    out
+}
+
+/// Writes by `verb resource (client)` during a window, to say who wrote at steady state.
+async fn writes_by_resource(client: &kube::Client) -> BTreeMap<String, f64> {
+    let req = warp::http::Request::get("/metrics").body(Vec::new()).expect("request");
+    let text = client.request_text(req).await.expect("apiserver metrics");
+    let field = |series: &str, name: &str| {
+        series
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let verb = field(series, "verb");
+        if !["POST", "PUT", "PATCH", "DELETE", "APPLY"].contains(&verb.as_str()) {
+            continue;
+        }
+        let key = format!("{verb} {}", field(series, "resource"));
+        *out.entry(key).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
     }
     out
 }
@@ -60,8 +90,15 @@ fn writes(m: &BTreeMap<String, f64>) -> f64 {
         .sum()
 }
 
+fn lease_writes(m: &BTreeMap<String, f64>) -> f64 {
+    ["POST", "PUT", "PATCH", "APPLY"]
+        .iter()
+        .map(|v| m.get(&format!("lease:{v}")).copied().unwrap_or(0.0))
+        .sum()
+}
+
 fn total(m: &BTreeMap<String, f64>) -> f64 {
-    m.values().sum()
+    m.iter().filter(|(k, _)| !k.starts_with("lease:")).map(|(_, v)| v).sum()
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {
@@ -162,9 +199,16 @@ async fn run(n: usize) {
     let operator_requests = total(&after) - total(&before);
     tokio::time::sleep(Duration::from_secs(10)).await;
     let steady_start = requests_by_verb(&admin).await;
+    let by_resource_start = writes_by_resource(&admin).await;
     let op_writes_start = operator.writes().await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     let steady_end = requests_by_verb(&admin).await;
+    let by_resource_end = writes_by_resource(&admin).await;
+    let steady_writers: BTreeMap<String, f64> = by_resource_end
+        .iter()
+        .map(|(k, v)| (k.clone(), v - by_resource_start.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, v)| *v > 0.0)
+        .collect();
     let op_writes_end = operator.writes().await;
     println!("streams                         {n}");
     println!(
@@ -189,10 +233,12 @@ async fn run(n: usize) {
             .collect::<BTreeMap<_, _>>()
     );
     println!(
-        "writes per minute, steady       {} (API server), {} (operator's own count)",
+        "writes per minute, steady       {} to streams and their children (API server's count; {} more were Lease renewals), {} (operator's own count)",
         writes(&steady_end) - writes(&steady_start),
+        lease_writes(&steady_end) - lease_writes(&steady_start),
         op_writes_end - op_writes_start
     );
+    println!("steady writes by verb/resource  {steady_writers:?}");
     println!(
         "operator peak RSS               {:.1} MiB",
         peak_rss_mib(pid)

@@ -60,7 +60,12 @@ pub struct Context {
     pub recorder: Recorder,
     pub http: reqwest::Client,
     failures: Mutex<HashMap<String, u32>>,
+    /// Streams by deliveryStreamStatus, per watched namespace (None = all).
+    counts: Mutex<HashMap<Option<String>, BTreeMap<String, i64>>>,
 }
+
+/// The statuses the `streams` gauge reports.
+const PHASES: [&str; 4] = ["CREATING", "ACTIVE", "CREATING_FAILED", "DELETING"];
 
 impl Context {
     pub fn new(client: Client, config: OperatorConfig, metrics: Metrics, instance: String) -> Self {
@@ -78,6 +83,7 @@ impl Context {
             recorder,
             http: reqwest::Client::new(),
             failures: Mutex::default(),
+            counts: Mutex::default(),
         }
     }
 }
@@ -473,6 +479,32 @@ pub async fn run(
     let controller = Controller::new(streams, wc.clone())
         .with_config(ControllerConfig::default().concurrency(16));
     let store = controller.store();
+    let gauges = {
+        let (store, ctx, namespace) = (store.clone(), ctx.clone(), namespace.clone());
+        tokio::spawn(async move {
+            loop {
+                let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+                for guard in store.state() {
+                    if let Ok(s) = &guard.0 {
+                        let phase = s
+                            .status
+                            .as_ref()
+                            .and_then(|st| st.delivery_stream_status.clone())
+                            .unwrap_or_else(|| "CREATING".to_owned());
+                        *counts.entry(phase).or_insert(0) += 1;
+                    }
+                }
+                if let Ok(mut all) = ctx.counts.lock() {
+                    all.insert(namespace.clone(), counts);
+                    for phase in PHASES {
+                        let total: i64 = all.values().filter_map(|c| c.get(phase)).sum();
+                        ctx.metrics.streams.with_label_values(&[phase]).set(total);
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        })
+    };
     controller
         .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
         .owns(api::<Service>(&client, &namespace), owned.clone())
@@ -505,4 +537,5 @@ pub async fn run(
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+    gauges.abort();
 }

@@ -264,7 +264,7 @@ impl ControlPlane {
                     "--service-account-signing-key-file={}",
                     service_account_key.display()
                 ),
-                "--service-cluster-ip-range=10.0.0.0/24".into(),
+                "--service-cluster-ip-range=10.96.0.0/16".into(),
                 "--authorization-mode=RBAC".into(),
                 "--disable-admission-plugins=ServiceAccount".into(),
                 "--allow-privileged=true".into(),
