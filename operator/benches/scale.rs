@@ -50,7 +50,11 @@ async fn requests_by_verb(client: &kube::Client) -> BTreeMap<String, f64> {
         else {
             continue;
         };
-        let key = if lease { format!("lease:{verb}") } else { verb.to_owned() };
+        let key = if lease {
+            format!("lease:{verb}")
+        } else {
+            verb.to_owned()
+        };
         *out.entry(key).or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
     }
     out
@@ -58,7 +62,9 @@ async fn requests_by_verb(client: &kube::Client) -> BTreeMap<String, f64> {
 
 /// Writes by `verb resource (client)` during a window, to say who wrote at steady state.
 async fn writes_by_resource(client: &kube::Client) -> BTreeMap<String, f64> {
-    let req = warp::http::Request::get("/metrics").body(Vec::new()).expect("request");
+    let req = warp::http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("request");
     let text = client.request_text(req).await.expect("apiserver metrics");
     let field = |series: &str, name: &str| {
         series
@@ -69,7 +75,10 @@ async fn writes_by_resource(client: &kube::Client) -> BTreeMap<String, f64> {
             .to_owned()
     };
     let mut out = BTreeMap::new();
-    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{"))
+    {
         let Some((series, value)) = line.rsplit_once(' ') else {
             continue;
         };
@@ -98,7 +107,10 @@ fn lease_writes(m: &BTreeMap<String, f64>) -> f64 {
 }
 
 fn total(m: &BTreeMap<String, f64>) -> f64 {
-    m.iter().filter(|(k, _)| !k.starts_with("lease:")).map(|(_, v)| v).sum()
+    m.iter()
+        .filter(|(k, _)| !k.starts_with("lease:"))
+        .map(|(_, v)| v)
+        .sum()
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {
@@ -206,7 +218,12 @@ async fn run(n: usize) {
     let by_resource_end = writes_by_resource(&admin).await;
     let steady_writers: BTreeMap<String, f64> = by_resource_end
         .iter()
-        .map(|(k, v)| (k.clone(), v - by_resource_start.get(k).copied().unwrap_or(0.0)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v - by_resource_start.get(k).copied().unwrap_or(0.0),
+            )
+        })
         .filter(|(_, v)| *v > 0.0)
         .collect();
     let op_writes_end = operator.writes().await;

@@ -128,7 +128,11 @@ async fn operator_on_a_real_control_plane() {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/hydrant"))
         .output()
         .expect("helm lint");
-    assert!(lint.status.success(), "helm lint: {}", String::from_utf8_lossy(&lint.stdout));
+    assert!(
+        lint.status.success(),
+        "helm lint: {}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
 
     // Every example manifest is accepted by the real API server (server-side dry run).
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
