@@ -18,6 +18,8 @@ pub struct OperatorConfig {
     pub cluster_domain: String,
     /// Whether to read each pod's /status for delivery health (needs network access to pods).
     pub poll_pods: bool,
+    /// Port of the pods' `/status` (the data plane's metrics port; tests point it elsewhere).
+    pub pod_status_port: i32,
 }
 
 impl Default for OperatorConfig {
@@ -27,6 +29,7 @@ impl Default for OperatorConfig {
             namespaces: Vec::new(),
             cluster_domain: "svc".to_owned(),
             poll_pods: true,
+            pod_status_port: METRICS_PORT,
         }
     }
 }

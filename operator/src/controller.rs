@@ -270,7 +270,8 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
         let list = pods
             .list(&ListParams::default().labels(&labels::selector_string(name)))
             .await?;
-        observed.delivery = crate::health::gather(&ctx.http, &list.items).await;
+        observed.delivery =
+            crate::health::gather(&ctx.http, &list.items, ctx.config.pod_status_port).await;
     }
 
     write_status(stream, ctx, &streams, &observed).await?;

@@ -5,7 +5,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 
-use crate::config::METRICS_PORT;
 use crds::DeliveryHealthStatus;
 
 #[derive(Deserialize)]
@@ -33,14 +32,18 @@ struct PodDestination {
 }
 
 /// Reads `/status` of every running pod with an IP; None when no pod answered.
-pub async fn gather(client: &reqwest::Client, pods: &[Pod]) -> Option<DeliveryHealthStatus> {
+pub async fn gather(
+    client: &reqwest::Client,
+    pods: &[Pod],
+    port: i32,
+) -> Option<DeliveryHealthStatus> {
     let mut total = DeliveryHealthStatus::default();
     let mut answered = 0;
     for pod in pods {
         let Some(ip) = pod.status.as_ref().and_then(|s| s.pod_ip.clone()) else {
             continue;
         };
-        let url = format!("http://{ip}:{METRICS_PORT}/status");
+        let url = format!("http://{ip}:{port}/status");
         let Ok(Ok(response)) =
             tokio::time::timeout(Duration::from_secs(2), client.get(&url).send()).await
         else {

@@ -73,6 +73,9 @@ struct RunArgs {
     /// Read each pod's /status for delivery health (needs pod network access).
     #[arg(long, env = "HYDRANT_POLL_PODS", default_value_t = true, action = clap::ArgAction::Set)]
     poll_pods: bool,
+    /// Port of the pods' /status endpoint.
+    #[arg(long, env = "HYDRANT_POD_STATUS_PORT", default_value_t = 9464)]
+    pod_status_port: i32,
     /// Log format: json or text.
     #[arg(long, env = "HYDRANT_LOG_FORMAT", default_value = "json")]
     log_format: String,
@@ -130,6 +133,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
             .cloned()
             .collect(),
         poll_pods: args.poll_pods,
+        pod_status_port: args.pod_status_port,
         ..OperatorConfig::default()
     };
     let ready = Arc::new(AtomicBool::new(false));

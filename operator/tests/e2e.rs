@@ -18,7 +18,9 @@ use serde_json::json;
 
 use common::controlplane::ControlPlane;
 use crds::DeliveryStream;
-use support::{Operator, eventually, install_chart, operator_kubeconfig, run_rendered_pod};
+use support::{
+    Operator, delivered_keys, eventually, install_chart, operator_kubeconfig, start_rendered_pod,
+};
 
 const NS: &str = "analytics";
 
@@ -194,7 +196,9 @@ async fn operator_on_a_real_control_plane() {
 
     // The operator, as the chart's ServiceAccount: a missing RBAC rule fails this test.
     let kubeconfig = operator_kubeconfig(&cp, &admin, release_ns, &sa).await;
-    let mut op_a = Operator::start(&kubeconfig, release_ns, "op-a");
+    // The operators read delivery health from pods' /status on this port (the rendered pod's).
+    let pod_status_port = support::free_port();
+    let mut op_a = Operator::start_polling(&kubeconfig, release_ns, "op-a", pod_status_port);
     eventually("op-a leads", Duration::from_secs(30), || async {
         op_a.is_leader().await
     })
@@ -333,13 +337,78 @@ async fn operator_on_a_real_control_plane() {
         degraded.message
     );
 
-    // Round trip: the pod the operator rendered actually runs and delivers.
+    // Round trip: the pod the operator rendered actually runs and delivers, and the operator reads
+    // its /status into the stream's delivery health (a Pod object plays the kubelet's report).
     moto.create_bucket("e2e-bucket").await;
-    let delivered = run_rendered_pod(&admin, NS, "clicks", &moto).await;
+    let mut pod = start_rendered_pod(&admin, NS, "clicks", pod_status_port).await;
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(admin.clone(), NS);
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "metadata": {"name": "clicks-0", "labels": {
+                "app.kubernetes.io/name": "hydrant",
+                "app.kubernetes.io/instance": "clicks",
+                "app.kubernetes.io/component": "dataplane",
+            }},
+            "spec": {"containers": [{"name": "hydrant", "image": "hydrant"}]},
+        }))
+        .expect("pod"),
+    )
+    .await
+    .expect("create pod");
+    pods.patch_status(
+        "clicks-0",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}})),
+    )
+    .await
+    .expect("pod status");
+    pod.put_and_deliver(10).await;
+    let touch = |n: u32| {
+        let streams = streams.clone();
+        async move {
+            streams
+                .patch(
+                    "clicks",
+                    &PatchParams::default(),
+                    &Patch::Merge(
+                        json!({"metadata": {"annotations": {"e2e/touch": n.to_string()}}}),
+                    ),
+                )
+                .await
+                .expect("touch");
+        }
+    };
+    touch(1).await;
+    let health = eventually(
+        "delivery health from the pod",
+        Duration::from_secs(40),
+        || async {
+            let d = streams.get("clicks").await.ok()?.status?.delivery?;
+            (d.backlog_records == 0 && d.last_success_time.is_some()).then_some(d)
+        },
+    )
+    .await;
+    assert_eq!(health.last_error, None);
+    pod.stop();
+    let delivered = delivered_keys(&admin, NS, "clicks", &moto, 10).await;
     assert!(
         delivered.iter().any(|k| k.contains("clicks-2-")),
         "object names carry versionId 2: {delivered:?}"
     );
+    pods.delete("clicks-0", &DeleteParams::default())
+        .await
+        .expect("delete pod");
+    touch(2).await;
+    eventually(
+        "health cleared without pods",
+        Duration::from_secs(40),
+        || async {
+            let s = streams.get("clicks").await.ok()?;
+            s.status?.delivery.is_none().then_some(())
+        },
+    )
+    .await;
 
     // Steady state: no writes. Restart the operator: still none.
     set_deployment_ready(&admin, "clicks", 1).await;
@@ -352,7 +421,7 @@ async fn operator_on_a_real_control_plane() {
         "a steady cluster costs zero writes"
     );
     op_a.terminate();
-    let op_b = Operator::start(&kubeconfig, release_ns, "op-b");
+    let op_b = Operator::start_polling(&kubeconfig, release_ns, "op-b", pod_status_port);
     eventually(
         "op-b leads after op-a released",
         Duration::from_secs(20),
@@ -372,7 +441,7 @@ async fn operator_on_a_real_control_plane() {
     );
 
     // Two operators: kill -9 the leader, the other takes over within the lease duration.
-    let mut op_c = Operator::start(&kubeconfig, release_ns, "op-c");
+    let mut op_c = Operator::start_polling(&kubeconfig, release_ns, "op-c", pod_status_port);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(op_c.is_leader().await.is_none(), "only one leader");
     let mut op_b = op_b;

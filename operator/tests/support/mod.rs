@@ -124,6 +124,25 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(kubeconfig: &Path, namespace: &str, identity: &str) -> Self {
+        Self::start_with(kubeconfig, namespace, identity, None)
+    }
+
+    /// An operator that reads delivery health from pods' `/status` on `pod_status_port`.
+    pub fn start_polling(
+        kubeconfig: &Path,
+        namespace: &str,
+        identity: &str,
+        pod_status_port: u16,
+    ) -> Self {
+        Self::start_with(kubeconfig, namespace, identity, Some(pod_status_port))
+    }
+
+    fn start_with(
+        kubeconfig: &Path,
+        namespace: &str,
+        identity: &str,
+        pod_status_port: Option<u16>,
+    ) -> Self {
         let port = free_port();
         let log =
             std::env::temp_dir().join(format!("hydrant-e2e-{identity}-{}.log", std::process::id()));
@@ -134,7 +153,11 @@ impl Operator {
             .env("POD_NAMESPACE", namespace)
             .env("POD_NAME", identity)
             .env("HYDRANT_METRICS_ADDR", format!("127.0.0.1:{port}"))
-            .env("HYDRANT_POLL_PODS", "false")
+            .env("HYDRANT_POLL_PODS", pod_status_port.is_some().to_string())
+            .env(
+                "HYDRANT_POD_STATUS_PORT",
+                pod_status_port.unwrap_or(9464).to_string(),
+            )
             .env("HYDRANT_LEASE_SECONDS", "5")
             .env("HYDRANT_LOG_FORMAT", "text")
             .env("RUST_LOG", "info,operator=debug")
@@ -220,20 +243,30 @@ impl Drop for Operator {
     }
 }
 
+/// A data-plane process started from what the operator rendered.
+pub struct RunningPod {
+    child: Option<Child>,
+    pub ingest_port: u16,
+    pub metrics_port: u16,
+    name: String,
+    log: PathBuf,
+    _root: tempfile::TempDir,
+}
+
 /// Plays the kubelet: materialises the pod the Deployment describes (volumes from the ConfigMap
-/// and Secrets, env from `secretKeyRef`, the args), runs the real `hydrant` binary with exactly
-/// those, sends records with aws-sdk-firehose, and returns the keys delivered to `bucket`.
+/// and Secrets, env from `secretKeyRef`, the args) and runs the real `hydrant` binary with exactly
+/// those.
 ///
 /// Differences from a kubelet, forced by running on the test host: each mount path is placed
 /// under a temporary root (args and env values pointing into a mount are rewritten to it), the
 /// log directory named inside the ConfigMap is given with HYDRANT_WAL_DIR, and the listeners bind
-/// 127.0.0.1 on free ports.
-pub async fn run_rendered_pod(
+/// 127.0.0.1 (metrics on `metrics_port`, ingest on a free port).
+pub async fn start_rendered_pod(
     admin: &kube::Client,
     namespace: &str,
     name: &str,
-    moto: &moto::Moto,
-) -> Vec<String> {
+    metrics_port: u16,
+) -> RunningPod {
     let deployments: Api<Deployment> = Api::namespaced(admin.clone(), namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), namespace);
     let secrets: Api<Secret> = Api::namespaced(admin.clone(), namespace);
@@ -312,12 +345,14 @@ pub async fn run_rendered_pod(
         };
         env.insert(e.name, value);
     }
-    let ingest = free_port();
-    let metrics = free_port();
-    env.insert("HYDRANT_INGEST_ADDR".into(), format!("127.0.0.1:{ingest}"));
+    let ingest_port = free_port();
+    env.insert(
+        "HYDRANT_INGEST_ADDR".into(),
+        format!("127.0.0.1:{ingest_port}"),
+    );
     env.insert(
         "HYDRANT_METRICS_ADDR".into(),
-        format!("127.0.0.1:{metrics}"),
+        format!("127.0.0.1:{metrics_port}"),
     );
     env.insert("HYDRANT_WAL_DIR".into(), remap("/var/lib/hydrant/wal"));
     let args: Vec<String> = container
@@ -339,7 +374,7 @@ pub async fn run_rendered_pod(
         binary.display()
     );
     let log = root.path().join("hydrant.log");
-    let mut child = Command::new(&binary)
+    let child = Command::new(&binary)
         .args(&args)
         .env_clear()
         .envs(&env)
@@ -347,12 +382,19 @@ pub async fn run_rendered_pod(
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("spawn hydrant");
+    let running = RunningPod {
+        child: Some(child),
+        ingest_port,
+        metrics_port,
+        name: name.to_owned(),
+        log,
+        _root: root,
+    };
     let client = reqwest::Client::new();
-    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let ready = async {
         for _ in 0..150 {
             if let Ok(r) = client
-                .get(format!("http://127.0.0.1:{metrics}/readyz"))
+                .get(format!("http://127.0.0.1:{metrics_port}/readyz"))
                 .send()
                 .await
                 && r.status().is_success()
@@ -367,52 +409,92 @@ pub async fn run_rendered_pod(
     assert!(
         ready,
         "the rendered pod did not become ready:\n{}",
-        read_log()
+        running.log()
     );
-    let firehose = aws_sdk_firehose::Client::from_conf(
-        aws_sdk_firehose::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(format!("http://127.0.0.1:{ingest}"))
-            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
-            .build(),
-    );
-    for i in 0..10 {
-        firehose
-            .put_record()
-            .delivery_stream_name(name)
-            .record(
-                aws_sdk_firehose::types::Record::builder()
-                    .data(Blob::new(format!("round-trip-{i}")))
-                    .build()
-                    .expect("record"),
-            )
-            .send()
-            .await
-            .expect("put through the rendered pod");
+    running
+}
+
+impl RunningPod {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
-    eventually(
-        "the rendered pod delivers",
-        Duration::from_secs(30),
-        || async {
-            let status: serde_json::Value = client
-                .get(format!("http://127.0.0.1:{metrics}/status"))
+
+    /// Sends `round-trip-<i>` records with aws-sdk-firehose and waits until they are delivered.
+    pub async fn put_and_deliver(&self, count: usize) {
+        let firehose = aws_sdk_firehose::Client::from_conf(
+            aws_sdk_firehose::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(format!("http://127.0.0.1:{}", self.ingest_port))
+                .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+                .build(),
+        );
+        for i in 0..count {
+            firehose
+                .put_record()
+                .delivery_stream_name(&self.name)
+                .record(
+                    aws_sdk_firehose::types::Record::builder()
+                        .data(Blob::new(format!("round-trip-{i}")))
+                        .build()
+                        .expect("record"),
+                )
                 .send()
                 .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (status["backlogRecords"] == 0).then_some(())
-        },
-    )
-    .await;
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let exit = child.wait().expect("wait");
-    assert!(exit.success(), "rendered pod exit: {exit}\n{}", read_log());
+                .expect("put through the rendered pod");
+        }
+        let client = reqwest::Client::new();
+        let port = self.metrics_port;
+        eventually(
+            "the rendered pod delivers",
+            Duration::from_secs(30),
+            || async {
+                let status: serde_json::Value = client
+                    .get(format!("http://127.0.0.1:{port}/status"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (status["backlogRecords"] == 0
+                    && status["destination"]["lastSuccessTime"].is_string())
+                .then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// SIGTERM; the process must drain and exit 0.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let exit = child.wait().expect("wait");
+            assert!(exit.success(), "rendered pod exit: {exit}\n{}", self.log());
+        }
+    }
+}
+
+impl Drop for RunningPod {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Keys of the objects in the stream's bucket, after checking `count` round-trip records arrived.
+pub async fn delivered_keys(
+    admin: &kube::Client,
+    namespace: &str,
+    name: &str,
+    moto: &moto::Moto,
+    count: usize,
+) -> Vec<String> {
     let objects = moto
         .objects(bucket_of(admin, namespace, name).await.as_str())
         .await;
@@ -420,7 +502,7 @@ pub async fn run_rendered_pod(
         .iter()
         .map(|(_, b, _)| String::from_utf8_lossy(b).into_owned())
         .collect();
-    for i in 0..10 {
+    for i in 0..count {
         assert!(
             body.contains(&format!("round-trip-{i}\n")),
             "record {i} delivered"
