@@ -16,8 +16,6 @@ pub struct DeliveryHealth {
 struct HealthInner {
     last_success: Option<SystemTime>,
     last_error: Option<(SystemTime, String)>,
-    /// Arrival (ms) of the oldest record not yet delivered, when known.
-    oldest_undelivered_ms: Option<u64>,
 }
 
 impl DeliveryHealth {
@@ -31,16 +29,6 @@ impl DeliveryHealth {
         if let Ok(mut h) = self.inner.lock() {
             h.last_error = Some((SystemTime::now(), message));
         }
-    }
-
-    pub fn set_oldest_undelivered(&self, arrival_ms: Option<u64>) {
-        if let Ok(mut h) = self.inner.lock() {
-            h.oldest_undelivered_ms = arrival_ms;
-        }
-    }
-
-    pub fn oldest_undelivered_ms(&self) -> Option<u64> {
-        self.inner.lock().ok().and_then(|h| h.oldest_undelivered_ms)
     }
 
     fn snapshot(&self) -> HealthInner {

@@ -215,36 +215,22 @@ impl Pipeline {
         let bytes = batch.data.len() as u64;
         let mut backoff = Backoff::default();
         loop {
-            match self.destination.deliver(&batch).await {
+            let result = self.destination.deliver(&batch).await;
+            let label = if result.is_ok() { "success" } else { "failure" };
+            let m = &self.metrics;
+            m.delivery_requests.with_label_values(&[kind, label]).inc();
+            m.delivery_records
+                .with_label_values(&[kind, label])
+                .inc_by(batch.records);
+            m.delivery_bytes
+                .with_label_values(&[kind, label])
+                .inc_by(bytes);
+            match result {
                 Ok(()) => {
-                    self.metrics
-                        .delivery_requests
-                        .with_label_values(&[kind, "success"])
-                        .inc();
-                    self.metrics
-                        .delivery_records
-                        .with_label_values(&[kind, "success"])
-                        .inc_by(batch.records);
-                    self.metrics
-                        .delivery_bytes
-                        .with_label_values(&[kind, "success"])
-                        .inc_by(bytes);
                     self.health.success();
                     break;
                 }
                 Err(e) => {
-                    self.metrics
-                        .delivery_requests
-                        .with_label_values(&[kind, "failure"])
-                        .inc();
-                    self.metrics
-                        .delivery_records
-                        .with_label_values(&[kind, "failure"])
-                        .inc_by(batch.records);
-                    self.metrics
-                        .delivery_bytes
-                        .with_label_values(&[kind, "failure"])
-                        .inc_by(bytes);
                     let delay = backoff.next_delay();
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, first_seq = batch.first_seq, "delivery failed; the batch stays in the log and is retried");
                     self.health.error(e.to_string());

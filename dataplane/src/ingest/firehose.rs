@@ -104,14 +104,16 @@ struct PutRecordIn<'a> {
 }
 
 /// Checks one record's data; returns its decoded length.
-fn check_record(data: Option<&str>, path: &str, errors: &mut Vec<String>) -> usize {
+/// `path` names the member in an error message; it is only called when there is one, so a valid
+/// batch builds no strings.
+fn check_record(data: Option<&str>, path: impl Fn() -> String, errors: &mut Vec<String>) -> usize {
     let Some(data) = data else {
-        errors.push(limits::null_member(path));
+        errors.push(limits::null_member(&path()));
         return 0;
     };
     match limits::decoded_len(data) {
         Some(len) if len > MAX_RECORD_BYTES => {
-            errors.push(limits::record_too_large(path, len));
+            errors.push(limits::record_too_large(&path(), len));
             len
         }
         Some(len) => len,
@@ -158,7 +160,7 @@ async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiErr
             for (i, r) in records.iter().enumerate() {
                 total += check_record(
                     r.data.as_deref(),
-                    &format!("records.{}.member.data", i + 1),
+                    || format!("records.{}.member.data", i + 1),
                     &mut errors,
                 );
             }
@@ -210,7 +212,7 @@ async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
     let mut len = 0;
     match &input.record {
         None => errors.push(limits::null_member("record")),
-        Some(r) => len = check_record(r.data.as_deref(), "record.data", &mut errors),
+        Some(r) => len = check_record(r.data.as_deref(), || "record.data".to_owned(), &mut errors),
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));

@@ -147,49 +147,18 @@ async fn handle<B: Buf>(
 ) -> Response<String> {
     let started = Instant::now();
     let path = path.as_str();
-    let (operation, result) = match (method.clone(), path) {
-        (Method::POST, "/") => {
-            let target = headers
-                .get("x-amz-target")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let operation = target
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (operation, limit) = match (&method, path) {
+        (&Method::POST, "/") => (
+            target
                 .strip_prefix("Firehose_20150804.")
-                .unwrap_or("Unknown")
-                .to_owned();
-            let result = match read_authenticated(
-                &ingest,
-                &method,
-                path,
-                &query,
-                &headers,
-                body,
-                limits::MAX_BODY_BYTES,
-            )
-            .await
-            {
-                Ok(body) => firehose::dispatch(&ingest, target, &headers, &body).await,
-                Err(e) => Err(e),
-            };
-            (operation, result)
-        }
-        (Method::POST, "/records") => {
-            let result = match read_authenticated(
-                &ingest,
-                &method,
-                path,
-                &query,
-                &headers,
-                body,
-                limits::MAX_PLAIN_BODY_BYTES,
-            )
-            .await
-            {
-                Ok(body) => plain::put(&ingest, &body).await,
-                Err(e) => Err(e),
-            };
-            ("PlainPut".to_owned(), result)
-        }
+                .unwrap_or("Unknown"),
+            limits::MAX_BODY_BYTES,
+        ),
+        (&Method::POST, "/records") => ("PlainPut", limits::MAX_PLAIN_BODY_BYTES),
         _ => {
             return json_response(
                 StatusCode::NOT_FOUND,
@@ -198,12 +167,22 @@ async fn handle<B: Buf>(
             );
         }
     };
-    let label = match operation.as_str() {
+    let result = async {
+        let body =
+            read_authenticated(&ingest, &method, path, &query, &headers, body, limit).await?;
+        if path == "/" {
+            firehose::dispatch(&ingest, target, &headers, &body).await
+        } else {
+            plain::put(&ingest, &body).await
+        }
+    }
+    .await;
+    let label = match operation {
         "PutRecord"
         | "PutRecordBatch"
         | "DescribeDeliveryStream"
         | "ListDeliveryStreams"
-        | "PlainPut" => operation.as_str(),
+        | "PlainPut" => operation,
         _ => "Other",
     };
     ingest

@@ -408,4 +408,53 @@ mod tests {
         let err = verify(&Credentials::default(), &req, SystemTime::now()).unwrap_err();
         assert_eq!(err.kind, "MissingAuthenticationTokenException");
     }
+    #[test]
+    fn malformed_authorization_is_an_incomplete_signature() {
+        let creds = Credentials::from_pairs([("AKID".to_owned(), "secret".to_owned())]);
+        let cases = [
+            ("Basic dXNlcjpwYXNz", Some("20150830T123600Z")),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/firehose/aws4_request",
+                Some("20150830T123600Z"),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/firehose, SignedHeaders=host, Signature=00",
+                Some("20150830T123600Z"),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/firehose/aws4_request, SignedHeaders=host, Signature=00",
+                None,
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/firehose/aws4_request, SignedHeaders=x-amz-date, Signature=00",
+                Some("20150830T123600Z"),
+            ),
+            (
+                "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/firehose/aws4_request, SignedHeaders=host, Signature=00",
+                Some("yesterday"),
+            ),
+        ];
+        let now = parse_amz_date("20150830T123600Z").unwrap();
+        for (auth, date) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", HeaderValue::from_static("localhost"));
+            headers.insert("authorization", HeaderValue::from_str(auth).unwrap());
+            if let Some(d) = date {
+                headers.insert("x-amz-date", HeaderValue::from_str(d).unwrap());
+            }
+            let req = SignedRequest {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: b"",
+            };
+            let err = verify(&creds, &req, now).unwrap_err();
+            assert_eq!(
+                err.kind, "IncompleteSignatureException",
+                "{auth} / {date:?}: {}",
+                err.message
+            );
+        }
+    }
 }

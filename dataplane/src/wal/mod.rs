@@ -13,7 +13,7 @@ mod writer;
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -349,11 +349,6 @@ impl Wal {
             next_seq: self.watermark.borrow().next_seq,
             delivered: self.shared.delivered.load(Ordering::Acquire),
         }
-    }
-
-    /// The directory of the log.
-    pub fn dir(&self) -> &Path {
-        &self.shared.dir
     }
 
     #[cfg(test)]

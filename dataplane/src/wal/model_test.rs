@@ -3,6 +3,7 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -170,4 +171,26 @@ async fn full_log_refuses_then_accepts_after_checkpoint() {
     let mut frames = FrameBatch::default();
     frames.push(1, &[7u8; 500]);
     wal.append(frames).await.expect("space after delivery");
+}
+
+#[tokio::test]
+async fn corruption_inside_a_finished_segment_skips_to_the_next_one() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (wal, _) = Wal::open(config(tmp.path(), 1024, 1 << 20)).expect("open");
+    for i in 0..20u8 {
+        let mut frames = FrameBatch::default();
+        frames.push(1, &[i; 300]);
+        wal.append(frames).await.expect("append");
+    }
+    let firsts = segment::list(tmp.path()).expect("list");
+    assert!(firsts.len() >= 3, "several segments: {firsts:?}");
+    // Flip a data byte of the first frame of the first segment (fsync'd, durable region).
+    let path = segment::path(tmp.path(), firsts[0]);
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[frame::HEADER_LEN + 1] ^= 0xff;
+    std::fs::write(&path, bytes).expect("write");
+    let read = read_all(&wal);
+    // The damaged segment's records are lost (and logged); every later record is still read.
+    assert_eq!(read.first().map(|(seq, _)| *seq), Some(firsts[1]));
+    assert_eq!(read.len() as u64, 20 - firsts[1]);
 }

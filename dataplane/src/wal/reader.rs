@@ -37,8 +37,6 @@ pub struct WalReader {
     /// Records below this are skipped (already delivered before a restart).
     start: u64,
     buf: Vec<u8>,
-    /// Frames found corrupt inside the durable region (should never happen; counted and skipped).
-    pub corrupt_skips: u64,
 }
 
 impl WalReader {
@@ -69,7 +67,6 @@ impl WalReader {
             next_seq: first,
             start,
             buf: Vec::new(),
-            corrupt_skips: 0,
         }
     }
 
@@ -178,7 +175,6 @@ impl WalReader {
                             offset = self.offset + used as u64,
                             "corrupt frame in the durable write-ahead log; skipping the rest of the segment"
                         );
-                        self.corrupt_skips += 1;
                         self.offset = limit;
                         used = 0;
                         break;
