@@ -1,7 +1,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{BufferingHints, ProcessingConfiguration};
+use crate::{
+    BufferingHints, HttpEndpointDestination, OpenSearchDestination, PostgresqlDestination,
+    ProcessingConfiguration, RedshiftDestination, SplunkDestination, TlsOptions,
+};
 
 /// Where a stream delivers. Exactly one property is set (externally tagged, so the schema stays
 /// structural as destinations are added).
@@ -13,14 +16,63 @@ pub enum Destination {
     /// A directory on the local disk, named like an S3 bucket would be: the embedded default of
     /// `hydrant run`.
     Local(LocalDestination),
+    /// OpenSearch or Elasticsearch.
+    OpenSearch(Box<OpenSearchDestination>),
+    /// Splunk HTTP Event Collector.
+    Splunk(Box<SplunkDestination>),
+    /// An HTTP endpoint speaking Firehose's HTTP delivery protocol.
+    HttpEndpoint(Box<HttpEndpointDestination>),
+    /// Amazon Redshift, loaded by COPY from staged S3 objects.
+    Redshift(Box<RedshiftDestination>),
+    /// PostgreSQL, loaded by `COPY ... FROM STDIN`.
+    Postgresql(Box<PostgresqlDestination>),
 }
 
 impl Destination {
-    /// The object-delivery settings shared by the S3 and local forms.
-    pub fn delivery(&self) -> &ObjectDelivery {
+    /// The object-delivery settings of the S3 and local forms.
+    pub fn object_delivery(&self) -> Option<&ObjectDelivery> {
         match self {
-            Destination::S3(s3) => &s3.delivery,
-            Destination::Local(local) => &local.delivery,
+            Destination::S3(s3) => Some(&s3.delivery),
+            Destination::Local(local) => Some(&local.delivery),
+            _ => None,
+        }
+    }
+
+    /// When batches are cut.
+    pub fn buffering_hints(&self) -> BufferingHints {
+        match self {
+            Destination::S3(s3) => s3.delivery.buffering_hints,
+            Destination::Local(local) => local.delivery.buffering_hints,
+            Destination::OpenSearch(d) => d.buffering_hints,
+            Destination::Splunk(d) => d.buffering_hints,
+            Destination::HttpEndpoint(d) => d.buffering_hints,
+            Destination::Redshift(d) => d.s3_configuration.delivery.buffering_hints,
+            Destination::Postgresql(d) => d.buffering_hints,
+        }
+    }
+
+    /// The record processors.
+    pub fn processing(&self) -> &ProcessingConfiguration {
+        match self {
+            Destination::S3(s3) => &s3.delivery.processing_configuration,
+            Destination::Local(local) => &local.delivery.processing_configuration,
+            Destination::OpenSearch(d) => &d.processing_configuration,
+            Destination::Splunk(d) => &d.processing_configuration,
+            Destination::HttpEndpoint(d) => &d.processing_configuration,
+            Destination::Redshift(d) => &d.processing_configuration,
+            Destination::Postgresql(d) => &d.processing_configuration,
+        }
+    }
+
+    /// The bucket failed records (and backups) are written to, for destinations that have one.
+    pub fn s3_configuration(&self) -> Option<&S3Destination> {
+        match self {
+            Destination::S3(_) | Destination::Local(_) => None,
+            Destination::OpenSearch(d) => Some(&d.s3_configuration),
+            Destination::Splunk(d) => Some(&d.s3_configuration),
+            Destination::HttpEndpoint(d) => Some(&d.s3_configuration),
+            Destination::Redshift(d) => Some(&d.s3_configuration),
+            Destination::Postgresql(d) => Some(&d.s3_configuration),
         }
     }
 
@@ -29,8 +81,57 @@ impl Destination {
         match self {
             Destination::S3(_) => "s3",
             Destination::Local(_) => "local",
+            Destination::OpenSearch(_) => "opensearch",
+            Destination::Splunk(_) => "splunk",
+            Destination::HttpEndpoint(_) => "http_endpoint",
+            Destination::Redshift(_) => "redshift",
+            Destination::Postgresql(_) => "postgresql",
         }
     }
+
+    /// The property name under `spec.destination`, for error messages.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Destination::S3(_) => "s3",
+            Destination::Local(_) => "local",
+            Destination::OpenSearch(_) => "openSearch",
+            Destination::Splunk(_) => "splunk",
+            Destination::HttpEndpoint(_) => "httpEndpoint",
+            Destination::Redshift(_) => "redshift",
+            Destination::Postgresql(_) => "postgresql",
+        }
+    }
+
+    /// Every Secret the destination reads, the backup bucket's included.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        match self {
+            Destination::S3(s3) => out.extend(s3.credentials_secret.as_deref()),
+            Destination::Local(_) => {}
+            Destination::OpenSearch(d) => {
+                out.extend(d.auth_secret.as_deref());
+                out.extend(tls_secret(&d.tls));
+            }
+            Destination::Splunk(d) => {
+                out.push(&d.hec_token_secret);
+                out.extend(tls_secret(&d.tls));
+            }
+            Destination::HttpEndpoint(d) => {
+                out.extend(d.endpoint_configuration.access_key_secret.as_deref());
+                out.extend(tls_secret(&d.tls));
+            }
+            Destination::Redshift(d) => out.push(&d.credentials_secret),
+            Destination::Postgresql(d) => out.push(&d.connection_secret),
+        }
+        if let Some(s3) = self.s3_configuration() {
+            out.extend(s3.credentials_secret.as_deref());
+        }
+        out
+    }
+}
+
+fn tls_secret(tls: &Option<TlsOptions>) -> Option<&str> {
+    tls.as_ref().and_then(|t| t.ca_secret.as_deref())
 }
 
 /// An S3-compatible bucket.

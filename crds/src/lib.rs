@@ -7,14 +7,19 @@
 pub mod autoscaling;
 pub mod buffer;
 pub mod buffering;
+pub mod database;
 pub mod destination;
 pub mod generate;
+pub mod http_endpoint;
 pub mod ingest;
 pub mod manifest;
+pub mod opensearch;
 pub mod pod;
 pub mod prefix;
 pub mod processing;
 pub mod quantity;
+pub mod retry;
+pub mod splunk;
 pub mod status;
 pub mod stream;
 pub mod validate;
@@ -22,14 +27,25 @@ pub mod validate;
 pub use autoscaling::Autoscaling;
 pub use buffer::{BufferSpec, Durability};
 pub use buffering::BufferingHints;
+pub use database::{CopyCommand, PostgresqlDestination, RecordFormat, RedshiftDestination};
 pub use destination::{
     CompressionFormat, Destination, LocalDestination, ObjectDelivery, S3Destination,
 };
+pub use http_endpoint::{
+    CommonAttribute, ContentEncoding, EndpointConfiguration, HttpBackupMode,
+    HttpEndpointDestination, RequestConfiguration,
+};
 pub use ingest::{IngestAuth, IngestSpec, SigV4Auth};
+pub use opensearch::{
+    DocumentIdFormat, DocumentIdOptions, IndexRotationPeriod, OpenSearchBackupMode,
+    OpenSearchDestination, TlsOptions,
+};
 pub use pod::{PodMetadataOverrides, PodSpecOverrides, PodTemplateOverrides};
 pub use prefix::{PrefixPart, PrefixTemplate, TimePart};
 pub use processing::{ProcessingConfiguration, Processor, ProcessorType};
 pub use quantity::parse_quantity;
+pub use retry::RetryOptions;
+pub use splunk::{HecEndpointType, SplunkBackupMode, SplunkDestination};
 pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus};
 pub use stream::{DeliveryStream, DeliveryStreamSpec, Source};
 pub use validate::{FieldError, validate_spec};

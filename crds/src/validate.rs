@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use crate::{DeliveryStream, Destination, ObjectDelivery, PrefixTemplate, parse_quantity};
+use crate::{
+    CompressionFormat, DeliveryStream, Destination, ObjectDelivery, PrefixTemplate, S3Destination,
+    parse_quantity,
+};
 
 /// One problem in a spec, with the path of the offending field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,39 +73,236 @@ pub fn validate_spec(stream: &DeliveryStream) -> Vec<FieldError> {
     if spec.buffer.directory.is_empty() {
         fail("spec.buffer.directory", "must not be empty".into());
     }
-    let (base, delivery) = match &spec.destination {
-        Destination::S3(s3) => {
-            if !valid_bucket(&s3.bucket) {
+    validate_destination(&spec.destination, &mut fail);
+    errors
+}
+
+fn validate_destination(d: &Destination, fail: &mut impl FnMut(&str, String)) {
+    let base = format!("spec.destination.{}", d.field());
+    let hints = |fail: &mut dyn FnMut(&str, String), max_mb: i32, max_s: i32| {
+        let h = d.buffering_hints();
+        if !(1..=max_mb).contains(&h.size_in_mbs) {
+            fail(
+                &format!("{base}.bufferingHints.sizeInMBs"),
+                format!("{} is outside 1-{max_mb}", h.size_in_mbs),
+            );
+        }
+        if !(0..=max_s).contains(&h.interval_in_seconds) {
+            fail(
+                &format!("{base}.bufferingHints.intervalInSeconds"),
+                format!("{} is outside 0-{max_s}", h.interval_in_seconds),
+            );
+        }
+    };
+    let retry = |fail: &mut dyn FnMut(&str, String), r: &crate::RetryOptions| {
+        if !(0..=7200).contains(&r.duration_in_seconds) {
+            fail(
+                &format!("{base}.retryOptions.durationInSeconds"),
+                format!("{} is outside 0-7200", r.duration_in_seconds),
+            );
+        }
+    };
+    let url = |fail: &mut dyn FnMut(&str, String), field: &str, value: &str| {
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            fail(
+                &format!("{base}.{field}"),
+                format!("`{value}` must be an http:// or https:// URL"),
+            );
+        }
+    };
+    match d {
+        Destination::S3(s3) => validate_s3(&base, s3, fail),
+        Destination::Local(local) => {
+            if local.directory.is_empty() {
+                fail(&format!("{base}.directory"), "must not be empty".into());
+            }
+            validate_delivery(&base, &local.delivery, fail);
+        }
+        Destination::OpenSearch(os) => {
+            url(fail, "endpoint", &os.endpoint);
+            if os.index_name.is_empty()
+                || os.index_name.len() > 80
+                || os.index_name.starts_with(['_', '-', '+'])
+                || os.index_name.chars().any(|c| {
+                    c.is_ascii_uppercase()
+                        || matches!(
+                            c,
+                            ' ' | ',' | '"' | '*' | '\\' | '<' | '|' | '>' | '/' | '?' | '#' | ':'
+                        )
+                })
+            {
                 fail(
-                    "spec.destination.s3.bucket",
+                    &format!("{base}.indexName"),
                     format!(
-                        "`{}` is not a valid bucket name: 3-63 characters of [a-z0-9.-], starting and ending with a letter or digit",
-                        s3.bucket
+                        "`{}` is not a valid index name: 1-80 lowercase characters, not starting with _, - or +, without spaces or any of , \" * \\ < | > / ? # :",
+                        os.index_name
                     ),
                 );
             }
-            if let Some(endpoint) = &s3.endpoint
-                && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-            {
+            hints(fail, 100, 900);
+            retry(fail, &os.retry_options);
+            validate_s3(
+                &format!("{base}.s3Configuration"),
+                &os.s3_configuration,
+                fail,
+            );
+        }
+        Destination::Splunk(sp) => {
+            url(fail, "hecEndpoint", &sp.hec_endpoint);
+            if !(180..=600).contains(&sp.hec_acknowledgment_timeout_in_seconds) {
                 fail(
-                    "spec.destination.s3.endpoint",
-                    format!("`{endpoint}` must be an http:// or https:// URL"),
+                    &format!("{base}.hecAcknowledgmentTimeoutInSeconds"),
+                    format!(
+                        "{} is outside 180-600",
+                        sp.hec_acknowledgment_timeout_in_seconds
+                    ),
                 );
             }
-            ("spec.destination.s3", &s3.delivery)
+            hints(fail, 5, 60);
+            retry(fail, &sp.retry_options);
+            validate_s3(
+                &format!("{base}.s3Configuration"),
+                &sp.s3_configuration,
+                fail,
+            );
         }
-        Destination::Local(local) => {
-            if local.directory.is_empty() {
+        Destination::HttpEndpoint(h) => {
+            url(
+                fail,
+                "endpointConfiguration.url",
+                &h.endpoint_configuration.url,
+            );
+            if h.endpoint_configuration.url.len() > 1000 {
                 fail(
-                    "spec.destination.local.directory",
+                    &format!("{base}.endpointConfiguration.url"),
+                    "longer than 1000 characters".into(),
+                );
+            }
+            let attrs = &h.request_configuration.common_attributes;
+            if attrs.len() > 50 {
+                fail(
+                    &format!("{base}.requestConfiguration.commonAttributes"),
+                    format!("{} attributes; at most 50", attrs.len()),
+                );
+            }
+            for (i, a) in attrs.iter().enumerate() {
+                if a.attribute_name.is_empty()
+                    || a.attribute_name.len() > 256
+                    || a.attribute_value.len() > 1024
+                {
+                    fail(
+                        &format!("{base}.requestConfiguration.commonAttributes[{i}]"),
+                        "attributeName must be 1-256 characters and attributeValue at most 1024"
+                            .into(),
+                    );
+                }
+            }
+            hints(fail, 64, 900);
+            retry(fail, &h.retry_options);
+            validate_s3(
+                &format!("{base}.s3Configuration"),
+                &h.s3_configuration,
+                fail,
+            );
+        }
+        Destination::Redshift(r) => {
+            if !(r.cluster_jdbc_url.starts_with("jdbc:redshift://")
+                || r.cluster_jdbc_url.starts_with("jdbc:postgresql://"))
+            {
+                fail(
+                    &format!("{base}.clusterJdbcUrl"),
+                    format!(
+                        "`{}` must start with jdbc:redshift:// or jdbc:postgresql://",
+                        r.cluster_jdbc_url
+                    ),
+                );
+            }
+            if r.copy_command.data_table_name.trim().is_empty() {
+                fail(
+                    &format!("{base}.copyCommand.dataTableName"),
                     "must not be empty".into(),
                 );
             }
-            ("spec.destination.local", &local.delivery)
+            retry(fail, &r.retry_options);
+            let s3 = &r.s3_configuration;
+            let s3_base = format!("{base}.s3Configuration");
+            validate_s3(&s3_base, s3, fail);
+            if s3
+                .delivery
+                .prefix
+                .as_deref()
+                .and_then(|p| PrefixTemplate::parse(p).ok())
+                .is_some_and(|p| p.has_expressions())
+            {
+                fail(
+                    &format!("{s3_base}.prefix"),
+                    "Redshift's intermediate prefix may not contain expressions".into(),
+                );
+            }
+            if s3.delivery.error_output_prefix.is_some() {
+                fail(
+                    &format!("{s3_base}.errorOutputPrefix"),
+                    "must be unset for Redshift (skipped objects are listed under errors/)".into(),
+                );
+            }
+            if matches!(
+                s3.delivery.compression_format,
+                CompressionFormat::Snappy | CompressionFormat::Zip
+            ) {
+                fail(
+                    &format!("{s3_base}.compressionFormat"),
+                    "Redshift's COPY cannot read Snappy or ZIP objects".into(),
+                );
+            }
         }
-    };
-    validate_delivery(base, delivery, &mut fail);
-    errors
+        Destination::Postgresql(pg) => {
+            if pg.table.trim().is_empty() {
+                fail(&format!("{base}.table"), "must not be empty".into());
+            }
+            if pg.columns.is_empty() {
+                fail(
+                    &format!("{base}.columns"),
+                    "name at least one column".into(),
+                );
+            }
+            for (i, c) in pg.columns.iter().enumerate() {
+                if c.is_empty() || c.len() > 63 {
+                    fail(
+                        &format!("{base}.columns[{i}]"),
+                        "a column name is 1-63 characters".into(),
+                    );
+                }
+            }
+            hints(fail, 128, 900);
+            retry(fail, &pg.retry_options);
+            validate_s3(
+                &format!("{base}.s3Configuration"),
+                &pg.s3_configuration,
+                fail,
+            );
+        }
+    }
+}
+
+fn validate_s3(base: &str, s3: &S3Destination, fail: &mut impl FnMut(&str, String)) {
+    if !valid_bucket(&s3.bucket) {
+        fail(
+            &format!("{base}.bucket"),
+            format!(
+                "`{}` is not a valid bucket name: 3-63 characters of [a-z0-9.-], starting and ending with a letter or digit",
+                s3.bucket
+            ),
+        );
+    }
+    if let Some(endpoint) = &s3.endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        fail(
+            &format!("{base}.endpoint"),
+            format!("`{endpoint}` must be an http:// or https:// URL"),
+        );
+    }
+    validate_delivery(base, &s3.delivery, fail);
 }
 
 fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str, String)) {

@@ -20,6 +20,10 @@ pub struct Metrics {
     pub delivery_bytes: IntCounterVec,
     pub delivery_requests: IntCounterVec,
     pub delivery_freshness: prometheus::GaugeVec,
+    pub error_output_records: IntCounterVec,
+    pub backup_records: IntCounter,
+    pub backup_bytes: IntCounter,
+    pub ack_latency: Histogram,
     pub wal_bytes: IntGauge,
     pub wal_segments: IntGauge,
     pub wal_backlog_records: IntGauge,
@@ -83,6 +87,14 @@ impl Metrics {
             .buckets(latency_buckets),
         )?;
         registry.register(Box::new(fsync_duration.clone()))?;
+        let ack_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "delivery_data_ack_latency_seconds",
+                "Time from sending a request to Splunk to its indexer acknowledgement (DeliveryToSplunk.DataAckLatency)",
+            )
+            .buckets(exponential_buckets(0.01, 2.0, 16)?),
+        )?;
+        registry.register(Box::new(ack_latency.clone()))?;
         Ok(Self {
             incoming_bytes: counter(
                 "incoming_bytes_total",
@@ -122,6 +134,20 @@ impl Metrics {
                 &["destination", "result"],
             )?,
             delivery_freshness,
+            error_output_records: counter_vec(
+                "delivery_error_output_records_total",
+                "Records the destination gave up on, written to the error output, by error-output type",
+                &["destination", "type"],
+            )?,
+            backup_records: counter(
+                "backup_records_total",
+                "Records written to the backup bucket (BackupToS3.Records)",
+            )?,
+            backup_bytes: counter(
+                "backup_bytes_total",
+                "Record bytes written to the backup bucket, before compression (BackupToS3.Bytes)",
+            )?,
+            ack_latency,
             wal_bytes: gauge("wal_bytes", "Bytes of write-ahead log segments on disk")?,
             wal_segments: gauge("wal_segments", "Write-ahead log segment files")?,
             wal_backlog_records: gauge(

@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 use tokio::sync::watch;
 
 use crate::batch::{BatchConfig, Pipeline, Progress};
-use crate::destination::object::ObjectDestination;
 use crate::ingest::sigv4::Credentials;
 use crate::ingest::{Ingest, StreamIdentity, describe};
 use crate::metrics::Metrics;
@@ -84,15 +83,16 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         region: options.region.clone(),
         version_id: options.version_id.clone(),
     };
-    let destination = Arc::new(
-        ObjectDestination::build(
-            &spec.destination,
-            &name,
-            &options.version_id,
-            &options.secrets_dir,
-        )
-        .context("configuring the destination")?,
-    );
+    let built = crate::destination::build::build(
+        &spec.destination,
+        &name,
+        &options.version_id,
+        &options.secrets_dir,
+        &identity.arn(),
+        recovery.id,
+        &metrics,
+    )
+    .context("configuring the destination")?;
     let destination_kind = spec.destination.kind();
     let credentials = match &spec.ingest.auth {
         IngestAuth::None(_) => None,
@@ -117,15 +117,15 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
 
     let health = Arc::new(DeliveryHealth::default());
     let progress = Arc::new(Progress::new(recovery.delivered));
-    let delivery = spec.destination.delivery();
     let pipeline = Pipeline {
         wal: wal.clone(),
-        destination,
-        processing: Processing::from_spec(&delivery.processing_configuration),
+        destination: built.destination,
+        s3_output: built.s3_output,
+        processing: Processing::from_spec(spec.destination.processing()),
         metrics: metrics.clone(),
         health: health.clone(),
         progress: progress.clone(),
-        config: BatchConfig::from_hints(&delivery.buffering_hints),
+        config: BatchConfig::from_hints(&spec.destination.buffering_hints()),
         delivered: Arc::new(watch::channel(recovery.delivered).0),
     };
     let (stop_batcher, batcher_stop_rx) = watch::channel(false);

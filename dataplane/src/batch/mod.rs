@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::destination::backup::{S3Output, error_line};
 use crate::destination::retry::Backoff;
-use crate::destination::{Batch, Destination};
+use crate::destination::{Batch, Destination, Failure, RecordMeta, RecordOutcome};
 use crate::metrics::Metrics;
 use crate::process::Processing;
 use crate::status::DeliveryHealth;
@@ -82,6 +83,8 @@ impl Progress {
 pub struct Pipeline {
     pub wal: Wal,
     pub destination: Arc<dyn Destination>,
+    /// Error output and backup bucket of destinations that have one.
+    pub s3_output: Option<Arc<S3Output>>,
     pub processing: Processing,
     pub metrics: Metrics,
     pub health: Arc<DeliveryHealth>,
@@ -94,9 +97,20 @@ pub struct Pipeline {
 /// The batch being assembled.
 struct Assembling {
     first_seq: u64,
-    records: u64,
+    records: Vec<RecordMeta>,
     oldest_ms: Option<u64>,
     data: Vec<u8>,
+}
+
+impl Assembling {
+    fn empty(first_seq: u64) -> Self {
+        Self {
+            first_seq,
+            records: Vec::new(),
+            oldest_ms: None,
+            data: Vec::new(),
+        }
+    }
 }
 
 impl Pipeline {
@@ -108,12 +122,7 @@ impl Pipeline {
         let mut tasks = JoinSet::new();
         let mut draining = *shutdown.borrow();
         let mut open = true;
-        let mut batch = Assembling {
-            first_seq: reader.position(),
-            records: 0,
-            oldest_ms: None,
-            data: Vec::new(),
-        };
+        let mut batch = Assembling::empty(reader.position());
         let interval_ms = self.config.interval.as_millis() as u64;
         loop {
             while tasks.try_join_next().is_some() {}
@@ -124,8 +133,14 @@ impl Pipeline {
                     if batch.oldest_ms.is_none() {
                         batch.oldest_ms = Some(r.arrival_ms);
                     }
+                    let start = batch.data.len() as u32;
                     processing.append(&mut batch.data, r.data);
-                    batch.records += 1;
+                    batch.records.push(RecordMeta {
+                        seq: r.seq,
+                        arrival_ms: r.arrival_ms,
+                        start,
+                        end: batch.data.len() as u32,
+                    });
                 });
                 if let Err(e) = result {
                     tracing::error!(error = %e, "reading the write-ahead log failed; retrying");
@@ -141,17 +156,11 @@ impl Pipeline {
                 .oldest_ms
                 .is_some_and(|o| crate::ingest::now_ms() >= o.saturating_add(interval_ms));
             let full = batch.data.len() >= self.config.size_bytes;
-            if batch.records > 0 && (full || due || (caught_up && (interval_ms == 0 || draining))) {
+            if !batch.records.is_empty()
+                && (full || due || (caught_up && (interval_ms == 0 || draining)))
+            {
                 let end = reader.position();
-                let ready = std::mem::replace(
-                    &mut batch,
-                    Assembling {
-                        first_seq: end,
-                        records: 0,
-                        oldest_ms: None,
-                        data: Vec::new(),
-                    },
-                );
+                let ready = std::mem::replace(&mut batch, Assembling::empty(end));
                 // Sized once so the batch never regrows (and copies) while it fills.
                 batch.data.reserve_exact(self.config.size_bytes + (4 << 20));
                 self.progress
@@ -209,32 +218,130 @@ impl Pipeline {
         tracing::info!("all buffered records delivered");
     }
 
-    /// Delivers one batch, retrying until it succeeds, then checkpoints the log.
+    /// Delivers one batch: retries what is retryable within the destination's retry policy,
+    /// writes what failed for good to the error output (and with an "all" backup mode, the whole
+    /// batch to the backup bucket), then checkpoints the log. Writes to the bucket are retried
+    /// forever: a record leaves the log only once it is somewhere durable.
     async fn deliver(&self, batch: Batch) {
         let kind = self.destination.kind();
-        let bytes = batch.data.len() as u64;
-        let mut backoff = Backoff::default();
-        loop {
-            let result = self.destination.deliver(&batch).await;
-            let label = if result.is_ok() { "success" } else { "failure" };
-            let m = &self.metrics;
-            m.delivery_requests.with_label_values(&[kind, label]).inc();
-            m.delivery_records
-                .with_label_values(&[kind, label])
-                .inc_by(batch.records);
-            m.delivery_bytes
-                .with_label_values(&[kind, label])
-                .inc_by(bytes);
-            match result {
-                Ok(()) => {
-                    self.health.success();
-                    break;
+        let policy = self.destination.retry_policy();
+        let mut backoff = Backoff::new(policy.initial, policy.max);
+        let mut retry_spent = Duration::ZERO;
+        let mut attempts: u32 = 0;
+        // Indices into `batch` still to deliver, and those given up on.
+        let mut pending: Vec<usize> = (0..batch.len()).collect();
+        let mut failed: Vec<(usize, Failure)> = Vec::new();
+        while !pending.is_empty() {
+            attempts += 1;
+            let attempt = if pending.len() == batch.len() {
+                batch.clone()
+            } else {
+                batch.subset(&pending)
+            };
+            let outcome = self
+                .destination
+                .deliver(&attempt)
+                .await
+                .unwrap_or_else(|e| {
+                    crate::destination::Outcome::RetryAll(Failure::new(e.code(), e.to_string()))
+                });
+            let mut retry = Vec::new();
+            let (mut ok_records, mut ok_bytes, mut bad_records, mut bad_bytes) = (0, 0, 0, 0);
+            for (i, &index) in pending.iter().enumerate() {
+                let bytes = attempt.record(i).len() as u64;
+                match outcome.record(i) {
+                    RecordOutcome::Delivered => {
+                        ok_records += 1;
+                        ok_bytes += bytes;
+                    }
+                    RecordOutcome::Retry(f) => {
+                        bad_records += 1;
+                        bad_bytes += bytes;
+                        retry.push((index, f));
+                    }
+                    RecordOutcome::Reject(f) => {
+                        bad_records += 1;
+                        bad_bytes += bytes;
+                        failed.push((index, f));
+                    }
                 }
-                Err(e) => {
-                    let delay = backoff.next_delay();
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, first_seq = batch.first_seq, "delivery failed; the batch stays in the log and is retried");
-                    self.health.error(e.to_string());
-                    tokio::time::sleep(delay).await;
+            }
+            let m = &self.metrics;
+            let label = if bad_records == 0 {
+                "success"
+            } else {
+                "failure"
+            };
+            m.delivery_requests.with_label_values(&[kind, label]).inc();
+            for (label, records, bytes) in [
+                ("success", ok_records, ok_bytes),
+                ("failure", bad_records, bad_bytes),
+            ] {
+                if records > 0 {
+                    m.delivery_records
+                        .with_label_values(&[kind, label])
+                        .inc_by(records);
+                    m.delivery_bytes
+                        .with_label_values(&[kind, label])
+                        .inc_by(bytes);
+                }
+            }
+            match outcome.first_failure() {
+                None => self.health.success(),
+                Some(f) => self.health.error(format!("{}: {}", f.code, f.message)),
+            }
+            pending = retry.iter().map(|(i, _)| *i).collect();
+            if pending.is_empty() {
+                break;
+            }
+            let delay = backoff.next_delay();
+            let exhausted = policy
+                .duration
+                .is_some_and(|limit| retry_spent + delay > limit);
+            let first = &retry[0].1;
+            if exhausted {
+                tracing::warn!(
+                    records = retry.len(),
+                    attempts,
+                    code = %first.code,
+                    error = %first.message,
+                    "retry duration exhausted; records go to the error output"
+                );
+                failed.extend(retry);
+                break;
+            }
+            tracing::warn!(
+                records = retry.len(),
+                code = %first.code,
+                error = %first.message,
+                retry_in_ms = delay.as_millis() as u64,
+                first_seq = batch.first_seq,
+                "delivery failed; the records stay in the log and are retried"
+            );
+            tokio::time::sleep(delay).await;
+            retry_spent += delay;
+        }
+        if !failed.is_empty() {
+            self.write_error_output(&batch, attempts, failed).await;
+        }
+        if let Some(out) = &self.s3_output
+            && out.backs_up_all()
+        {
+            let mut backoff = Backoff::default();
+            loop {
+                match out.backup(&batch).await {
+                    Ok(key) => {
+                        self.metrics.backup_records.inc_by(batch.len() as u64);
+                        self.metrics.backup_bytes.inc_by(batch.record_bytes());
+                        tracing::debug!(key, "backed up batch");
+                        break;
+                    }
+                    Err(e) => {
+                        let delay = backoff.next_delay();
+                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writing the backup failed; retrying");
+                        self.health.error(format!("backup: {e}"));
+                        tokio::time::sleep(delay).await;
+                    }
                 }
             }
         }
@@ -261,6 +368,70 @@ impl Pipeline {
 /// the log's own, and a later checkpoint covers everything an earlier one would have. A crash
 /// between checkpoints only means those records are delivered again.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Pipeline {
+    /// Writes the records given up on to the error output, retrying until it succeeds (the
+    /// records stay in the log until then). Without an error output (object destinations,
+    /// which retry forever) nothing reaches here.
+    async fn write_error_output(
+        &self,
+        batch: &Batch,
+        attempts: u32,
+        failed: Vec<(usize, Failure)>,
+    ) {
+        let error_type = self.destination.error_output_type();
+        let now = crate::ingest::now_ms();
+        let mut lines = Vec::new();
+        let mut oldest = u64::MAX;
+        for (index, failure) in &failed {
+            let meta = batch.records[*index];
+            oldest = oldest.min(meta.arrival_ms);
+            let mut extra = serde_json::Map::new();
+            self.destination.error_fields(batch, *index, &mut extra);
+            lines.extend(error_line(
+                attempts,
+                meta.arrival_ms,
+                failure,
+                now,
+                batch.record(*index),
+                extra,
+            ));
+        }
+        let Some(out) = &self.s3_output else {
+            tracing::error!(
+                records = failed.len(),
+                error_type,
+                "records failed for good and the destination has no error output; they are dropped"
+            );
+            return;
+        };
+        let lines = bytes::Bytes::from(lines);
+        let mut backoff = Backoff::default();
+        loop {
+            match out.write_errors(error_type, oldest, lines.clone()).await {
+                Ok(key) => {
+                    self.metrics
+                        .error_output_records
+                        .with_label_values(&[self.destination.kind(), error_type])
+                        .inc_by(failed.len() as u64);
+                    tracing::warn!(
+                        key,
+                        records = failed.len(),
+                        error_type,
+                        "wrote failed records to the error output"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writing the error output failed; retrying");
+                    self.health.error(format!("error output: {e}"));
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
 
 async fn checkpointer(wal: Wal, mut delivered: watch::Receiver<u64>) {
     let mut done = *delivered.borrow();

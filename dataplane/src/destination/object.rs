@@ -18,9 +18,9 @@ use object_store::{
 use thiserror::Error;
 
 use super::naming::ObjectNamer;
-use super::{Batch, DeliveryError, Destination};
+use super::{Batch, DeliveryError, Destination, Outcome, RetryPolicy, secrets};
 use crate::encode;
-use crds::{CompressionFormat, Destination as DestinationSpec};
+use crds::{CompressionFormat, Destination as DestinationSpec, ObjectDelivery, S3Destination};
 
 /// Objects at least this large are written with multipart upload.
 const MULTIPART_THRESHOLD: usize = 16 << 20;
@@ -33,11 +33,10 @@ pub enum BuildError {
     Store(#[from] object_store::Error),
     #[error("object naming: {0}")]
     Naming(#[from] super::naming::NamingError),
-    #[error("reading secret {secret}: {source}")]
-    Secret {
-        secret: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Secret(#[from] super::secrets::SecretError),
+    #[error("a {0} destination does not write objects")]
+    NotObject(&'static str),
     #[error("creating directory {0}: {1}")]
     Directory(String, std::io::Error),
 }
@@ -62,69 +61,8 @@ impl ObjectDestination {
         version_id: &str,
         secrets_dir: &std::path::Path,
     ) -> Result<Self, BuildError> {
-        let delivery = spec.delivery();
-        let format = delivery.compression_format;
-        let extension = match delivery.file_extension.as_deref() {
-            Some(ext) if !ext.is_empty() => ext.to_owned(),
-            _ => encode::default_extension(format).to_owned(),
-        };
-        let namer = ObjectNamer::new(
-            stream,
-            version_id,
-            delivery.prefix.as_deref(),
-            delivery.error_output_prefix.as_deref(),
-            &extension,
-        )?;
         match spec {
-            DestinationSpec::S3(s3) => {
-                // object_store's own retries are kept short: the batcher retries forever with
-                // backoff and reports each failure in /status and the metrics.
-                let retry = RetryConfig {
-                    max_retries: 2,
-                    retry_timeout: Duration::from_secs(20),
-                    ..RetryConfig::default()
-                };
-                let client = ClientOptions::new()
-                    .with_connect_timeout(Duration::from_secs(5))
-                    .with_timeout(Duration::from_secs(120));
-                let mut builder = AmazonS3Builder::from_env()
-                    .with_retry(retry)
-                    .with_client_options(client)
-                    .with_bucket_name(&s3.bucket)
-                    .with_region(&s3.region)
-                    .with_virtual_hosted_style_request(!s3.force_path_style);
-                if let Some(endpoint) = &s3.endpoint {
-                    builder = builder
-                        .with_endpoint(endpoint)
-                        .with_allow_http(endpoint.starts_with("http://"));
-                }
-                if let Some(secret) = &s3.credentials_secret {
-                    let read = |key: &str| {
-                        std::fs::read_to_string(secrets_dir.join(secret).join(key))
-                            .map(|v| v.trim().to_owned())
-                            .map_err(|source| BuildError::Secret {
-                                secret: format!("{secret}/{key}"),
-                                source,
-                            })
-                    };
-                    builder = builder
-                        .with_access_key_id(read("accessKeyId")?)
-                        .with_secret_access_key(read("secretAccessKey")?);
-                }
-                let mut attributes = Attributes::new();
-                attributes.insert(Attribute::ContentType, "application/octet-stream".into());
-                if let Some(enc) = encode::content_encoding(format) {
-                    attributes.insert(Attribute::ContentEncoding, enc.into());
-                }
-                Ok(Self {
-                    store: Arc::new(builder.build()?),
-                    namer,
-                    format,
-                    kind: "s3",
-                    attributes: Some(attributes),
-                    local_root: None,
-                })
-            }
+            DestinationSpec::S3(s3) => Self::s3(s3, stream, version_id, secrets_dir, "s3"),
             DestinationSpec::Local(local) => {
                 std::fs::create_dir_all(&local.directory)
                     .map_err(|e| BuildError::Directory(local.directory.clone(), e))?;
@@ -132,31 +70,82 @@ impl ObjectDestination {
                     .map_err(|e| BuildError::Directory(local.directory.clone(), e))?;
                 Ok(Self {
                     store: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
-                    namer,
-                    format,
+                    namer: namer(&local.delivery, stream, version_id)?,
+                    format: local.delivery.compression_format,
                     kind: "local",
                     attributes: None,
                     local_root: Some(root),
                 })
             }
+            other => Err(BuildError::NotObject(other.kind())),
         }
     }
 
-    async fn write(&self, batch: &Batch) -> Result<(), DeliveryError> {
-        let oldest = Utc
-            .timestamp_millis_opt(batch.oldest_arrival_ms as i64)
-            .single()
-            .unwrap_or_else(Utc::now);
-        let key = self.namer.object_key(oldest);
+    /// An S3-compatible bucket: the S3 destination, or another destination's backup and
+    /// error-output bucket (`kind` labels its metrics).
+    pub fn s3(
+        s3: &S3Destination,
+        stream: &str,
+        version_id: &str,
+        secrets_dir: &std::path::Path,
+        kind: &'static str,
+    ) -> Result<Self, BuildError> {
+        let format = s3.delivery.compression_format;
+        // object_store's own retries are kept short: the batcher retries with backoff and
+        // reports each failure in /status and the metrics.
+        let retry = RetryConfig {
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(20),
+            ..RetryConfig::default()
+        };
+        let client = ClientOptions::new()
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(120));
+        let mut builder = AmazonS3Builder::from_env()
+            .with_retry(retry)
+            .with_client_options(client)
+            .with_bucket_name(&s3.bucket)
+            .with_region(&s3.region)
+            .with_virtual_hosted_style_request(!s3.force_path_style);
+        if let Some(endpoint) = &s3.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        if let Some(secret) = &s3.credentials_secret {
+            builder = builder
+                .with_access_key_id(secrets::read(secrets_dir, secret, "accessKeyId")?)
+                .with_secret_access_key(secrets::read(secrets_dir, secret, "secretAccessKey")?);
+        }
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, "application/octet-stream".into());
+        if let Some(enc) = encode::content_encoding(format) {
+            attributes.insert(Attribute::ContentEncoding, enc.into());
+        }
+        Ok(Self {
+            store: Arc::new(builder.build()?),
+            namer: namer(&s3.delivery, stream, version_id)?,
+            format,
+            kind,
+            attributes: Some(attributes),
+            local_root: None,
+        })
+    }
+
+    pub fn namer(&self) -> &ObjectNamer {
+        &self.namer
+    }
+
+    /// Writes `data` (uncompressed) under `key`, compressed as configured; returns the key.
+    pub async fn put(&self, key: String, data: bytes::Bytes) -> Result<String, DeliveryError> {
         let entry = key.rsplit('/').next().unwrap_or(&key);
         let entry = entry
             .strip_suffix(encode::default_extension(self.format))
             .unwrap_or(entry)
             .to_owned();
         let encoded = if self.format == CompressionFormat::Uncompressed {
-            batch.data.clone()
+            data
         } else {
-            let data = batch.data.clone();
             let format = self.format;
             tokio::task::spawn_blocking(move || encode::encode(format, &data, &entry))
                 .await
@@ -191,9 +180,37 @@ impl ObjectDestination {
         if let Some(root) = &self.local_root {
             sync_local(root.join(&key)).await?;
         }
-        tracing::debug!(key, records = batch.records, "delivered object");
-        Ok(())
+        Ok(key)
     }
+
+    /// Writes the batch as one object under the prefix; returns its key.
+    pub async fn write(&self, batch: &Batch) -> Result<String, DeliveryError> {
+        let key = self.namer.object_key(time_of(batch.oldest_arrival_ms));
+        let key = self.put(key, batch.contiguous()).await?;
+        tracing::debug!(key, records = batch.len(), "delivered object");
+        Ok(key)
+    }
+}
+
+/// A time in ms since the epoch, as UTC (now if out of range).
+pub fn time_of(ms: u64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms as i64)
+        .single()
+        .unwrap_or_else(Utc::now)
+}
+
+fn namer(d: &ObjectDelivery, stream: &str, version_id: &str) -> Result<ObjectNamer, BuildError> {
+    let extension = match d.file_extension.as_deref() {
+        Some(ext) if !ext.is_empty() => ext.to_owned(),
+        _ => encode::default_extension(d.compression_format).to_owned(),
+    };
+    Ok(ObjectNamer::new(
+        stream,
+        version_id,
+        d.prefix.as_deref(),
+        d.error_output_prefix.as_deref(),
+        &extension,
+    )?)
 }
 
 /// The local store renames a finished temp file into place but does not fsync; do it, so a
@@ -215,7 +232,20 @@ impl Destination for ObjectDestination {
         self.kind
     }
 
-    fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), DeliveryError>> {
-        self.write(batch).boxed()
+    fn error_output_type(&self) -> &'static str {
+        // Object stores retry forever; nothing reaches an error output from delivery itself.
+        "s3-failed"
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::forever()
+    }
+
+    fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
+        async move {
+            self.write(batch).await?;
+            Ok(Outcome::Delivered)
+        }
+        .boxed()
     }
 }

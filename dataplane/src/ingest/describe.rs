@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use crds::{DeliveryStreamSpec, Destination};
+use crds::{DeliveryStreamSpec, Destination, ObjectDelivery};
 use serde_json::{Value, json};
 
 use super::StreamIdentity;
@@ -20,19 +20,40 @@ pub fn description(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    let bucket_arn = match &spec.destination {
-        Destination::S3(s3) => format!("arn:aws:s3:::{}", s3.bucket),
+    let destination = match &spec.destination {
+        Destination::S3(s3) => object_description(identity, &s3.bucket, &s3.delivery, true),
         // The local directory has no bucket; a stable placeholder keeps ARN parsers working.
-        Destination::Local(_) => "arn:aws:s3:::hydrant-local".to_owned(),
+        Destination::Local(local) => {
+            object_description(identity, "hydrant-local", &local.delivery, true)
+        }
+        other => other_description(identity, other),
     };
-    let d = spec.destination.delivery();
+    json!({
+        "DeliveryStreamName": identity.name,
+        "DeliveryStreamARN": identity.arn(),
+        "DeliveryStreamStatus": "ACTIVE",
+        "DeliveryStreamEncryptionConfiguration": {"Status": "DISABLED"},
+        "DeliveryStreamType": "DirectPut",
+        "VersionId": identity.version_id,
+        "CreateTimestamp": created,
+        "Source": {"DirectPutSourceDescription": {}},
+        "Destinations": [destination],
+        "HasMoreDestinations": false,
+    })
+}
+
+/// `ExtendedS3DestinationDescription` and `S3DestinationDescription` of an object destination;
+/// with `extended` false only the plain S3 description (a backup bucket's).
+fn object_description(
+    identity: &StreamIdentity,
+    bucket: &str,
+    d: &ObjectDelivery,
+    extended: bool,
+) -> Value {
     let mut s3 = json!({
         "RoleARN": format!("arn:aws:iam::{}:role/hydrant", identity.account),
-        "BucketARN": bucket_arn,
-        "BufferingHints": {
-            "SizeInMBs": d.buffering_hints.size_in_mbs,
-            "IntervalInSeconds": d.buffering_hints.interval_in_seconds,
-        },
+        "BucketARN": format!("arn:aws:s3:::{bucket}"),
+        "BufferingHints": hints(d.buffering_hints),
         "CompressionFormat": d.compression_format.as_firehose(),
         "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
         "CloudWatchLoggingOptions": {"Enabled": false},
@@ -43,32 +64,129 @@ pub fn description(
     if let Some(prefix) = &d.error_output_prefix {
         s3["ErrorOutputPrefix"] = json!(prefix);
     }
-    let mut extended = s3.clone();
-    extended["S3BackupMode"] = json!("Disabled");
-    extended["ProcessingConfiguration"] = json!({
-        "Enabled": d.processing_configuration.enabled,
-        "Processors": d.processing_configuration.processors.iter().map(|p| json!({
+    if !extended {
+        return s3;
+    }
+    let mut ext = s3.clone();
+    ext["S3BackupMode"] = json!("Disabled");
+    ext["ProcessingConfiguration"] = processing(&d.processing_configuration);
+    if let Some(e) = &d.file_extension {
+        ext["FileExtension"] = json!(e);
+    }
+    json!({
+        "DestinationId": DESTINATION_ID,
+        "ExtendedS3DestinationDescription": ext,
+        "S3DestinationDescription": s3,
+    })
+}
+
+fn hints(h: crds::BufferingHints) -> Value {
+    json!({"SizeInMBs": h.size_in_mbs, "IntervalInSeconds": h.interval_in_seconds})
+}
+
+fn processing(p: &crds::ProcessingConfiguration) -> Value {
+    json!({
+        "Enabled": p.enabled,
+        "Processors": p.processors.iter().map(|p| json!({
             "Type": p.r#type,
             "Parameters": [],
         })).collect::<Vec<_>>(),
-    });
-    if let Some(ext) = &d.file_extension {
-        extended["FileExtension"] = json!(ext);
-    }
-    json!({
-        "DeliveryStreamName": identity.name,
-        "DeliveryStreamARN": identity.arn(),
-        "DeliveryStreamStatus": "ACTIVE",
-        "DeliveryStreamEncryptionConfiguration": {"Status": "DISABLED"},
-        "DeliveryStreamType": "DirectPut",
-        "VersionId": identity.version_id,
-        "CreateTimestamp": created,
-        "Source": {"DirectPutSourceDescription": {}},
-        "Destinations": [{
-            "DestinationId": DESTINATION_ID,
-            "ExtendedS3DestinationDescription": extended,
-            "S3DestinationDescription": s3,
-        }],
-        "HasMoreDestinations": false,
     })
+}
+
+/// The description of a non-object destination, in Firehose's shape for it.
+fn other_description(identity: &StreamIdentity, d: &Destination) -> Value {
+    let s3 = d
+        .s3_configuration()
+        .map(|s3| object_description(identity, &s3.bucket, &s3.delivery, false))
+        .unwrap_or(Value::Null);
+    let role = format!("arn:aws:iam::{}:role/hydrant", identity.account);
+    let common = |mut v: Value, retry: i32, backup: Value| {
+        v["RoleARN"] = json!(role);
+        v["BufferingHints"] = hints(d.buffering_hints());
+        v["RetryOptions"] = json!({"DurationInSeconds": retry});
+        v["S3BackupMode"] = backup;
+        v["S3DestinationDescription"] = s3.clone();
+        v["ProcessingConfiguration"] = processing(d.processing());
+        v["CloudWatchLoggingOptions"] = json!({"Enabled": false});
+        v
+    };
+    let (key, body) = match d {
+        Destination::OpenSearch(os) => (
+            "AmazonopensearchserviceDestinationDescription",
+            common(
+                json!({
+                    "ClusterEndpoint": os.endpoint,
+                    "IndexName": os.index_name,
+                    "TypeName": os.type_name,
+                    "IndexRotationPeriod": os.index_rotation_period,
+                    "DocumentIdOptions": {"DefaultDocumentIdFormat": os.document_id_options.default_document_id_format},
+                }),
+                os.retry_options.duration_in_seconds,
+                json!(os.s3_backup_mode),
+            ),
+        ),
+        Destination::Splunk(sp) => (
+            "SplunkDestinationDescription",
+            common(
+                json!({
+                    "HECEndpoint": sp.hec_endpoint,
+                    "HECEndpointType": sp.hec_endpoint_type,
+                    "HECAcknowledgmentTimeoutInSeconds": sp.hec_acknowledgment_timeout_in_seconds,
+                }),
+                sp.retry_options.duration_in_seconds,
+                json!(sp.s3_backup_mode),
+            ),
+        ),
+        Destination::HttpEndpoint(h) => (
+            "HttpEndpointDestinationDescription",
+            common(
+                json!({
+                    "EndpointConfiguration": {
+                        "Url": h.endpoint_configuration.url,
+                        "Name": h.endpoint_configuration.name,
+                    },
+                    "RequestConfiguration": {
+                        "ContentEncoding": h.request_configuration.content_encoding,
+                        "CommonAttributes": h.request_configuration.common_attributes.iter().map(|a| json!({
+                            "AttributeName": a.attribute_name,
+                            "AttributeValue": a.attribute_value,
+                        })).collect::<Vec<_>>(),
+                    },
+                }),
+                h.retry_options.duration_in_seconds,
+                json!(h.s3_backup_mode),
+            ),
+        ),
+        Destination::Redshift(r) => (
+            "RedshiftDestinationDescription",
+            common(
+                json!({
+                    "ClusterJDBCURL": r.cluster_jdbc_url,
+                    "CopyCommand": {
+                        "DataTableName": r.copy_command.data_table_name,
+                        "DataTableColumns": r.copy_command.data_table_columns,
+                        "CopyOptions": r.copy_command.copy_options,
+                    },
+                }),
+                r.retry_options.duration_in_seconds,
+                json!("Disabled"),
+            ),
+        ),
+        Destination::Postgresql(pg) => (
+            // Not a Firehose destination: described in the same style.
+            "PostgresqlDestinationDescription",
+            common(
+                json!({
+                    "Table": pg.table,
+                    "Columns": pg.columns,
+                    "Format": pg.format,
+                }),
+                pg.retry_options.duration_in_seconds,
+                json!(pg.s3_backup_mode),
+            ),
+        ),
+        Destination::S3(_) | Destination::Local(_) => ("S3DestinationDescription", s3.clone()),
+    };
+    json!({"DestinationId": DESTINATION_ID, key: body})
 }

@@ -84,6 +84,33 @@ pub struct Recovery {
     /// Bytes cut off a torn tail.
     pub truncated_bytes: u64,
     pub segments: usize,
+    /// This log's identity, created with it: sequence numbers are unique only within one log,
+    /// so IDs derived from them (document IDs, request IDs) include it.
+    pub id: uuid::Uuid,
+}
+
+/// Reads the log's identity, creating it (durably) on first open.
+fn log_id(dir: &std::path::Path) -> Result<uuid::Uuid, WalError> {
+    let path = dir.join("id");
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            if let Ok(id) = uuid::Uuid::parse_str(text.trim()) {
+                return Ok(id);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let id = uuid::Uuid::new_v4();
+    let tmp = dir.join("id.tmp");
+    {
+        let mut f = fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, id.to_string().as_bytes())?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, &path)?;
+    segment::sync_dir(dir)?;
+    Ok(id)
 }
 
 /// Sizes and positions, for metrics and `/status`.
@@ -143,6 +170,7 @@ impl Wal {
         fs::create_dir_all(&config.dir)?;
         let dir = config.dir.clone();
         let delivered = checkpoint::read(&dir)?;
+        let id = log_id(&dir)?;
         let mut firsts = segment::list(&dir)?;
         // Segments wholly below the checkpoint were delivered; a crash may have come between the
         // checkpoint and their deletion.
@@ -233,6 +261,7 @@ impl Wal {
                 next_seq,
                 truncated_bytes: truncated,
                 segments: segment_count,
+                id,
             },
         ))
     }

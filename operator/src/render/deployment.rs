@@ -32,8 +32,7 @@ pub fn termination_grace_seconds(stream: &DeliveryStream) -> i64 {
     let interval = stream
         .spec
         .destination
-        .delivery()
-        .buffering_hints
+        .buffering_hints()
         .interval_in_seconds as i64;
     interval + 60
 }
@@ -167,6 +166,35 @@ pub fn render(
             return Err(RenderError::Invalid(
                 "spec.destination.local: a local directory only works with `hydrant run` on one machine; in a cluster use spec.destination.s3".to_owned(),
             ));
+        }
+        other => {
+            // Other destinations read their Secrets (tokens, passwords, CA certificates, the
+            // error-output bucket's keys) as files.
+            let mut secrets = other.secrets();
+            secrets.sort_unstable();
+            secrets.dedup();
+            // The ingest Secret is mounted below, at the same path.
+            secrets.retain(|s| {
+                !matches!(&spec.ingest.auth, IngestAuth::SigV4(sig) if sig.credentials_secret == *s)
+            });
+            for (i, secret) in secrets.into_iter().enumerate() {
+                let volume = format!("destination-secret-{i}");
+                volumes.push(Volume {
+                    name: volume.clone(),
+                    secret: Some(SecretVolumeSource {
+                        secret_name: Some(secret.to_owned()),
+                        default_mode: Some(0o440),
+                        ..SecretVolumeSource::default()
+                    }),
+                    ..Volume::default()
+                });
+                mounts.push(VolumeMount {
+                    name: volume,
+                    mount_path: format!("{SECRETS_DIR}/{secret}"),
+                    read_only: Some(true),
+                    ..VolumeMount::default()
+                });
+            }
         }
     }
     if let IngestAuth::SigV4(sig) = &spec.ingest.auth {

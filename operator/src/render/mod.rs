@@ -147,11 +147,14 @@ pub fn referenced_secrets(stream: &DeliveryStream) -> Vec<String> {
     if let crds::IngestAuth::SigV4(sig) = &stream.spec.ingest.auth {
         out.push(sig.credentials_secret.clone());
     }
-    if let crds::Destination::S3(s3) = &stream.spec.destination
-        && let Some(secret) = &s3.credentials_secret
-    {
-        out.push(secret.clone());
-    }
+    out.extend(
+        stream
+            .spec
+            .destination
+            .secrets()
+            .into_iter()
+            .map(str::to_owned),
+    );
     out.sort();
     out.dedup();
     out

@@ -515,6 +515,6 @@ async fn bucket_of(admin: &kube::Client, namespace: &str, name: &str) -> String 
     let api: Api<crds::DeliveryStream> = Api::namespaced(admin.clone(), namespace);
     match api.get(name).await.expect("stream").spec.destination {
         crds::Destination::S3(s3) => s3.bucket,
-        crds::Destination::Local(_) => panic!("s3 expected"),
+        other => panic!("s3 expected, found {}", other.kind()),
     }
 }

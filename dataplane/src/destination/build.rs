@@ -1,0 +1,63 @@
+//! Building the destination a spec names, with its error-output and backup bucket.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::Destination;
+use super::backup::S3Output;
+use super::http_endpoint::HttpEndpointDestination;
+use super::object::ObjectDestination;
+use crate::metrics::Metrics;
+use crds::{Destination as Spec, HttpBackupMode};
+
+/// A destination ready to run.
+pub struct Built {
+    pub destination: Arc<dyn Destination>,
+    pub s3_output: Option<Arc<S3Output>>,
+}
+
+pub fn build(
+    spec: &Spec,
+    stream: &str,
+    version_id: &str,
+    secrets_dir: &Path,
+    stream_arn: &str,
+    log_id: uuid::Uuid,
+    _metrics: &Metrics,
+) -> anyhow::Result<Built> {
+    let s3_output = |s3, all| -> anyhow::Result<Option<Arc<S3Output>>> {
+        let out = S3Output::build(s3, all, stream, version_id, secrets_dir)
+            .context("configuring s3Configuration (error output and backup)")?;
+        Ok(Some(Arc::new(out)))
+    };
+    let built = match spec {
+        Spec::S3(_) | Spec::Local(_) => Built {
+            destination: Arc::new(ObjectDestination::build(
+                spec,
+                stream,
+                version_id,
+                secrets_dir,
+            )?),
+            s3_output: None,
+        },
+        Spec::HttpEndpoint(h) => Built {
+            destination: Arc::new(HttpEndpointDestination::build(
+                h,
+                stream_arn,
+                secrets_dir,
+                log_id,
+            )?),
+            s3_output: s3_output(
+                &h.s3_configuration,
+                h.s3_backup_mode == HttpBackupMode::AllData,
+            )?,
+        },
+        other => anyhow::bail!(
+            "the {} destination is not available in this build",
+            other.kind()
+        ),
+    };
+    Ok(built)
+}
