@@ -9,6 +9,7 @@ use super::Destination;
 use super::backup::S3Output;
 use super::http_endpoint::HttpEndpointDestination;
 use super::object::ObjectDestination;
+use super::postgresql::PostgresqlDestination;
 use crate::metrics::Metrics;
 use crds::{Destination as Spec, HttpBackupMode};
 
@@ -52,6 +53,13 @@ pub fn build(
             s3_output: s3_output(
                 &h.s3_configuration,
                 h.s3_backup_mode == HttpBackupMode::AllData,
+            )?,
+        },
+        Spec::Postgresql(pg) => Built {
+            destination: Arc::new(PostgresqlDestination::build(pg, secrets_dir)?),
+            s3_output: s3_output(
+                &pg.s3_configuration,
+                pg.s3_backup_mode == HttpBackupMode::AllData,
             )?,
         },
         other => anyhow::bail!(

@@ -9,6 +9,8 @@ pub mod http_endpoint;
 pub mod naming;
 pub mod object;
 pub mod outcome;
+pub mod pg_rows;
+pub mod postgresql;
 pub mod retry;
 pub mod secrets;
 

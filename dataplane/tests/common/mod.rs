@@ -4,7 +4,9 @@
 
 pub mod moto;
 pub mod objects;
+pub mod postgres;
 pub mod proxy;
+pub mod sinks;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -244,4 +246,19 @@ spec:
         processors: [{{type: AppendDelimiterToRecord}}]
 {extra_destination}"
     )
+}
+
+/// The value of the sample of `name` whose labels include every `labels` pair.
+pub fn metric_value(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let rest = line.strip_prefix(name)?;
+        let (labels_text, value) = match rest.strip_prefix('{') {
+            Some(r) => r.split_once("} ")?,
+            None => ("", rest.strip_prefix(' ')?),
+        };
+        labels
+            .iter()
+            .all(|(k, v)| labels_text.contains(&format!("{k}=\"{v}\"")))
+            .then(|| value.trim().parse().ok())?
+    })
 }

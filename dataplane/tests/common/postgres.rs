@@ -1,0 +1,197 @@
+//! A real PostgreSQL server (Debian's package) on 127.0.0.1 with a temporary data directory.
+//! Binaries: `HYDRANT_TEST_PG_BIN`, else the newest `/usr/lib/postgresql/<v>/bin`. As root, the
+//! server runs as the `postgres` user (PostgreSQL refuses root).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::NoTls;
+
+pub struct Postgres {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("HYDRANT_TEST_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect(
+            "PostgreSQL is not installed (apt-get install postgresql, or set HYDRANT_TEST_PG_BIN)",
+        )
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("no PostgreSQL server binaries under /usr/lib/postgresql")
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A command run as the server's user.
+fn command(program: PathBuf) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.arg("-u").arg("postgres").arg("--").arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+impl Postgres {
+    pub async fn start() -> Self {
+        let bin = bin_dir();
+        let dir = tempfile::tempdir().expect("tmp");
+        if is_root() {
+            let ok = Command::new("chown")
+                .arg("postgres:")
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(ok.success(), "chown the data directory to postgres");
+        }
+        let data = dir.path().join("data");
+        let out = command(bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut pg = Self {
+            child: None,
+            port: super::free_port(),
+            dir,
+            bin,
+        };
+        pg.spawn();
+        pg.wait_ready().await;
+        pg
+    }
+
+    fn spawn(&mut self) {
+        let data = self.dir.path().join("data");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("postgres.log"))
+            .expect("log");
+        let child = command(self.bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-k")
+            .arg(self.dir.path())
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=50",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start postgres");
+        self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.try_connect("postgres").await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn try_connect(&self, db: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, conn) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .dbname(db)
+            .connect(NoTls)
+            .await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    /// A client as the superuser.
+    pub async fn client(&self, db: &str) -> tokio_postgres::Client {
+        self.try_connect(db).await.expect("connect")
+    }
+
+    /// Stops the server with `signal` sent to the postmaster (its pid from `postmaster.pid`:
+    /// as root the spawned child is `runuser`) and waits for it to exit.
+    fn stop(&mut self, signal: &str) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid_file = self.dir.path().join("data/postmaster.pid");
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.lines().next().map(str::to_owned));
+        let target = pid.unwrap_or_else(|| child.id().to_string());
+        let _ = Command::new("kill").arg(signal).arg(&target).status();
+        let _ = child.wait();
+    }
+
+    /// Crash-stops the server (SIGQUIT: immediate shutdown without a checkpoint; the next start
+    /// runs crash recovery).
+    pub fn crash(&mut self) {
+        self.stop("-QUIT");
+    }
+
+    pub async fn restart(&mut self) {
+        self.spawn();
+        self.wait_ready().await;
+    }
+
+    /// Secret files for a stream: `<dir>/secrets/<name>/{host,port,dbname,user}`.
+    pub fn write_secret(&self, dir: &std::path::Path, name: &str, db: &str) {
+        super::sinks::write_secret(
+            dir,
+            name,
+            &[
+                ("host", "127.0.0.1"),
+                ("port", &self.port.to_string()),
+                ("dbname", db),
+                ("user", "postgres"),
+            ],
+        );
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop("-QUIT");
+    }
+}

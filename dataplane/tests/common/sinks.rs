@@ -1,0 +1,104 @@
+//! Shared pieces of the non-S3 destination tests: putting records, the `s3Configuration` they
+//! need, and reading back their error output and backups from the S3-compatible server.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::moto::Moto;
+use super::objects;
+
+/// Writes the `s3-writer` Secret (any keys work with moto) under `<dir>/secrets`.
+pub fn write_s3_secret(dir: &Path) {
+    write_secret(
+        dir,
+        "s3-writer",
+        &[
+            ("accessKeyId", "hydrant"),
+            ("secretAccessKey", "hydrant-secret"),
+        ],
+    );
+}
+
+/// Writes a Secret as files: `<dir>/secrets/<name>/<key>`.
+pub fn write_secret(dir: &Path, name: &str, keys: &[(&str, &str)]) {
+    let secret = dir.join("secrets").join(name);
+    std::fs::create_dir_all(&secret).expect("secret dir");
+    for (k, v) in keys {
+        std::fs::write(secret.join(k), v).expect("secret key");
+    }
+}
+
+/// The `s3Configuration` block (indented for a destination's fields) pointing at moto.
+pub fn s3_configuration(moto: &Moto, bucket: &str, extra: &str) -> String {
+    format!(
+        "      s3Configuration:
+        bucket: {bucket}
+        endpoint: {}
+        forcePathStyle: true
+        credentialsSecret: s3-writer
+        prefix: backup/
+        errorOutputPrefix: \"errors/!{{firehose:error-output-type}}/\"
+        bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+{extra}",
+        moto.endpoint()
+    )
+}
+
+/// Puts records with PutRecordBatch (500 at a time) and asserts every one was accepted.
+pub async fn put_records(ingest_url: &str, stream: &str, records: &[Vec<u8>]) {
+    let client = reqwest::Client::new();
+    for chunk in records.chunks(500) {
+        let body: Vec<_> = chunk
+            .iter()
+            .map(|r| json!({"Data": STANDARD.encode(r)}))
+            .collect();
+        let r = client
+            .post(ingest_url)
+            .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .body(json!({"DeliveryStreamName": stream, "Records": body}).to_string())
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["FailedPutCount"], 0, "{v}");
+    }
+}
+
+/// Every failed-record JSON line under `errors/<type>/`, with its object key.
+pub async fn error_records(moto: &Moto, bucket: &str, error_type: &str) -> Vec<(String, Value)> {
+    let prefix = format!("errors/{error_type}/");
+    let mut out = Vec::new();
+    for (key, bytes, _) in moto.objects(bucket).await {
+        if !key.starts_with(&prefix) {
+            continue;
+        }
+        for line in objects::lines(&objects::decode(&key, &bytes)) {
+            let v: Value = serde_json::from_str(&line).expect("error output line is JSON");
+            out.push((key.clone(), v));
+        }
+    }
+    out
+}
+
+/// The record bytes of an error-output line.
+pub fn raw_data(v: &Value) -> Vec<u8> {
+    STANDARD
+        .decode(v["rawData"].as_str().expect("rawData"))
+        .expect("rawData is base64")
+}
+
+/// Every object under `backup/`, decoded.
+pub async fn backup_bytes(moto: &Moto, bucket: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, bytes, _) in moto.objects(bucket).await {
+        if key.starts_with("backup/") {
+            out.extend(objects::decode(&key, &bytes));
+        }
+    }
+    out
+}
