@@ -9,9 +9,10 @@ use super::Destination;
 use super::backup::S3Output;
 use super::http_endpoint::HttpEndpointDestination;
 use super::object::ObjectDestination;
+use super::opensearch::OpenSearchDestination;
 use super::postgresql::PostgresqlDestination;
 use crate::metrics::Metrics;
-use crds::{Destination as Spec, HttpBackupMode};
+use crds::{Destination as Spec, HttpBackupMode, OpenSearchBackupMode};
 
 /// A destination ready to run.
 pub struct Built {
@@ -60,6 +61,13 @@ pub fn build(
             s3_output: s3_output(
                 &pg.s3_configuration,
                 pg.s3_backup_mode == HttpBackupMode::AllData,
+            )?,
+        },
+        Spec::OpenSearch(os) => Built {
+            destination: Arc::new(OpenSearchDestination::build(os, secrets_dir, log_id)?),
+            s3_output: s3_output(
+                &os.s3_configuration,
+                os.s3_backup_mode == OpenSearchBackupMode::AllDocuments,
             )?,
         },
         other => anyhow::bail!(

@@ -4,6 +4,7 @@
 
 pub mod moto;
 pub mod objects;
+pub mod opensearch;
 pub mod postgres;
 pub mod proxy;
 pub mod sinks;
