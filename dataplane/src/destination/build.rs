@@ -11,8 +11,9 @@ use super::http_endpoint::HttpEndpointDestination;
 use super::object::ObjectDestination;
 use super::opensearch::OpenSearchDestination;
 use super::postgresql::PostgresqlDestination;
+use super::splunk::SplunkDestination;
 use crate::metrics::Metrics;
-use crds::{Destination as Spec, HttpBackupMode, OpenSearchBackupMode};
+use crds::{Destination as Spec, HttpBackupMode, OpenSearchBackupMode, SplunkBackupMode};
 
 /// A destination ready to run.
 pub struct Built {
@@ -27,7 +28,7 @@ pub fn build(
     secrets_dir: &Path,
     stream_arn: &str,
     log_id: uuid::Uuid,
-    _metrics: &Metrics,
+    metrics: &Metrics,
 ) -> anyhow::Result<Built> {
     let s3_output = |s3, all| -> anyhow::Result<Option<Arc<S3Output>>> {
         let out = S3Output::build(s3, all, stream, version_id, secrets_dir)
@@ -68,6 +69,17 @@ pub fn build(
             s3_output: s3_output(
                 &os.s3_configuration,
                 os.s3_backup_mode == OpenSearchBackupMode::AllDocuments,
+            )?,
+        },
+        Spec::Splunk(sp) => Built {
+            destination: Arc::new(SplunkDestination::build(
+                sp,
+                secrets_dir,
+                metrics.ack_latency.clone(),
+            )?),
+            s3_output: s3_output(
+                &sp.s3_configuration,
+                sp.s3_backup_mode == SplunkBackupMode::AllEvents,
             )?,
         },
         other => anyhow::bail!(

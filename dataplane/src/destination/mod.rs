@@ -15,6 +15,7 @@ pub mod pg_rows;
 pub mod postgresql;
 pub mod retry;
 pub mod secrets;
+pub mod splunk;
 
 use std::time::Duration;
 

@@ -8,6 +8,7 @@ pub mod opensearch;
 pub mod postgres;
 pub mod proxy;
 pub mod sinks;
+pub mod splunk;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
