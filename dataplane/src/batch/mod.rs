@@ -380,6 +380,26 @@ impl Pipeline {
         failed: Vec<(usize, Failure)>,
     ) {
         let error_type = self.destination.error_output_type();
+        if self.destination.write_failed(batch, &failed).is_some() {
+            let mut backoff = Backoff::default();
+            while let Some(write) = self.destination.write_failed(batch, &failed) {
+                match write.await {
+                    Ok(()) => {
+                        self.metrics
+                            .error_output_records
+                            .with_label_values(&[self.destination.kind(), error_type])
+                            .inc_by(failed.len() as u64);
+                        return;
+                    }
+                    Err(e) => {
+                        let delay = backoff.next_delay();
+                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writing the failed records failed; retrying");
+                        self.health.error(format!("error output: {e}"));
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+        }
         let now = crate::ingest::now_ms();
         let mut lines = Vec::new();
         let mut oldest = u64::MAX;

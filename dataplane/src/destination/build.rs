@@ -11,6 +11,7 @@ use super::http_endpoint::HttpEndpointDestination;
 use super::object::ObjectDestination;
 use super::opensearch::OpenSearchDestination;
 use super::postgresql::PostgresqlDestination;
+use super::redshift::RedshiftDestination;
 use super::splunk::SplunkDestination;
 use crate::metrics::Metrics;
 use crds::{Destination as Spec, HttpBackupMode, OpenSearchBackupMode, SplunkBackupMode};
@@ -82,10 +83,15 @@ pub fn build(
                 sp.s3_backup_mode == SplunkBackupMode::AllEvents,
             )?,
         },
-        other => anyhow::bail!(
-            "the {} destination is not available in this build",
-            other.kind()
-        ),
+        Spec::Redshift(r) => Built {
+            destination: Arc::new(RedshiftDestination::build(
+                r,
+                stream,
+                version_id,
+                secrets_dir,
+            )?),
+            s3_output: None,
+        },
     };
     Ok(built)
 }

@@ -13,6 +13,7 @@ pub mod opensearch;
 pub mod outcome;
 pub mod pg_rows;
 pub mod postgresql;
+pub mod redshift;
 pub mod retry;
 pub mod secrets;
 pub mod splunk;
@@ -90,6 +91,16 @@ pub trait Destination: Send + Sync {
     /// Delivers the batch once (the caller retries what is retryable). `Err` fails every record
     /// of the attempt, retryably.
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>>;
+
+    /// Writes the records given up on in the destination's own way (Redshift: a manifest of the
+    /// skipped staged objects). `None`: failed-record JSON in the error output.
+    fn write_failed<'a>(
+        &'a self,
+        _batch: &'a Batch,
+        _failed: &'a [(usize, Failure)],
+    ) -> Option<BoxFuture<'a, Result<(), DeliveryError>>> {
+        None
+    }
 
     /// Destination-specific fields of a failed record's error-output JSON (firehose.md §3.5),
     /// e.g. `esDocumentId`, `EventId`.

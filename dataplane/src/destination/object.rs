@@ -138,7 +138,12 @@ impl ObjectDestination {
 
     /// Writes `data` (uncompressed) under `key`, compressed as configured; returns the key.
     pub async fn put(&self, key: String, data: bytes::Bytes) -> Result<String, DeliveryError> {
-        let entry = key.rsplit('/').next().unwrap_or(&key);
+        let encoded = self.encode(&key, data).await?;
+        self.put_raw(key, encoded, true).await
+    }
+
+    async fn encode(&self, key: &str, data: bytes::Bytes) -> Result<bytes::Bytes, DeliveryError> {
+        let entry = key.rsplit('/').next().unwrap_or(key);
         let entry = entry
             .strip_suffix(encode::default_extension(self.format))
             .unwrap_or(entry)
@@ -152,8 +157,22 @@ impl ObjectDestination {
                 .map_err(|e| DeliveryError::Task(e.to_string()))??
                 .into()
         };
+        Ok(encoded)
+    }
+
+    /// Writes `encoded` under `key` as it is. `compressed`: it is in the configured format
+    /// (else plain bytes such as a manifest, stored without Content-Encoding).
+    pub async fn put_raw(
+        &self,
+        key: String,
+        encoded: bytes::Bytes,
+        compressed: bool,
+    ) -> Result<String, DeliveryError> {
         let location = ObjectPath::from(key.as_str());
-        let attributes = self.attributes.clone().unwrap_or_default();
+        let mut attributes = self.attributes.clone().unwrap_or_default();
+        if !compressed {
+            attributes.remove(&Attribute::ContentEncoding);
+        }
         if encoded.len() >= MULTIPART_THRESHOLD && self.local_root.is_none() {
             let upload = self
                 .store
