@@ -149,7 +149,9 @@ pub struct S3Destination {
     #[serde(default = "default_region")]
     #[schemars(length(min = 1, max = 64))]
     pub region: String,
-    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint` (most S3-compatible stores).
+    /// Address buckets as `endpoint/bucket` (most S3-compatible stores). When false, requests use
+    /// virtual-hosted style: without `endpoint` that is `bucket.s3.<region>.amazonaws.com`; with
+    /// an `endpoint`, it is used as given and must already name the bucket.
     #[serde(default)]
     pub force_path_style: bool,
     /// Secret with keys `accessKeyId` and `secretAccessKey`. Without it, credentials come from the

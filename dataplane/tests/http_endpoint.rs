@@ -161,25 +161,20 @@ impl<T: warp::Reply> BoxedReply for T {
 }
 
 fn manifest(name: &str, receiver: &Receiver, moto: &Moto, extra: &str) -> String {
-    format!(
-        "apiVersion: hydrant.dev/v1alpha1
-kind: DeliveryStream
-metadata:
-  name: {name}
-spec:
-  buffer:
-    directory: ./wal
-    maxBytes: 64Mi
-  destination:
-    httpEndpoint:
+    common::stream_manifest(
+        name,
+        "64Mi",
+        &format!(
+            "    httpEndpoint:
       endpointConfiguration:
         url: \"{}\"
         name: receiver
         accessKeySecret: endpoint-key
       bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
 {extra}{}",
-        receiver.url(),
-        s3_configuration(moto, "http-errors", "")
+            receiver.url(),
+            s3_configuration(moto, "http-errors", "")
+        ),
     )
 }
 

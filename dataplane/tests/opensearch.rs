@@ -16,22 +16,17 @@ use reqwest::Method;
 use serde_json::json;
 
 fn manifest(name: &str, os: &OpenSearch, moto: &Moto, fields: &str) -> String {
-    format!(
-        "apiVersion: hydrant.dev/v1alpha1
-kind: DeliveryStream
-metadata:
-  name: {name}
-spec:
-  buffer:
-    directory: ./wal
-    maxBytes: 64Mi
-  destination:
-    openSearch:
+    common::stream_manifest(
+        name,
+        "64Mi",
+        &format!(
+            "    openSearch:
       endpoint: {}
       bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
 {fields}{}",
-        os.url,
-        s3_configuration(moto, "os-errors", "")
+            os.url,
+            s3_configuration(moto, "os-errors", "")
+        ),
     )
 }
 

@@ -14,21 +14,16 @@ use common::postgres::Postgres;
 use common::sinks::{self, put_records, s3_configuration, write_s3_secret};
 
 fn manifest(name: &str, moto: &Moto, fields: &str) -> String {
-    format!(
-        "apiVersion: hydrant.dev/v1alpha1
-kind: DeliveryStream
-metadata:
-  name: {name}
-spec:
-  buffer:
-    directory: ./wal
-    maxBytes: 64Mi
-  destination:
-    postgresql:
+    common::stream_manifest(
+        name,
+        "64Mi",
+        &format!(
+            "    postgresql:
       connectionSecret: pg
       bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
 {fields}{}",
-        s3_configuration(moto, "pg-errors", "")
+            s3_configuration(moto, "pg-errors", "")
+        ),
     )
 }
 

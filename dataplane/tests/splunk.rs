@@ -13,23 +13,18 @@ use common::splunk::SplunkHec;
 use common::{Hydrant, metric_value};
 
 fn manifest(name: &str, hec: &SplunkHec, moto: &Moto, fields: &str) -> String {
-    format!(
-        "apiVersion: hydrant.dev/v1alpha1
-kind: DeliveryStream
-metadata:
-  name: {name}
-spec:
-  buffer:
-    directory: ./wal
-    maxBytes: 64Mi
-  destination:
-    splunk:
+    common::stream_manifest(
+        name,
+        "64Mi",
+        &format!(
+            "    splunk:
       hecEndpoint: {}
       hecTokenSecret: hec
       bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
 {fields}{}",
-        hec.url(),
-        s3_configuration(moto, "hec-errors", "")
+            hec.url(),
+            s3_configuration(moto, "hec-errors", "")
+        ),
     )
 }
 

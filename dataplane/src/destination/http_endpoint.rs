@@ -88,8 +88,14 @@ impl HttpEndpointDestination {
             .to_string()
     }
 
-    /// Sends one request of the records in `range`.
-    async fn send(&self, batch: &Batch, range: std::ops::Range<usize>) -> Result<(), Failure> {
+    /// Sends one request of the records in `range`. The error says whether the failure is
+    /// permanent (a 413).
+    async fn send(
+        &self,
+        batch: &Batch,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), (Failure, bool)> {
+        let transient = |f: Failure| (f, false);
         let request_id = self.request_id(batch, range.clone());
         let b64 = base64::engine::general_purpose::STANDARD;
         let mut body = Vec::with_capacity(
@@ -135,16 +141,18 @@ impl HttpEndpointDestination {
                 enc.finish()
             })
             .await
-            .map_err(|e| Failure::new("InternalError", e.to_string()))?
-            .map_err(|e| Failure::new("InternalError", e.to_string()))?;
+            .map_err(|e| transient(Failure::new("InternalError", e.to_string())))?
+            .map_err(|e| transient(Failure::new("InternalError", e.to_string())))?;
             request = request.header("Content-Encoding", "gzip").body(body);
         } else {
             request = request.body(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Failure::new(transport_code("HttpEndpoint", &e), describe(&e)))?;
+        let response = request.send().await.map_err(|e| {
+            transient(Failure::new(
+                transport_code("HttpEndpoint", &e),
+                describe(&e),
+            ))
+        })?;
         let status = response.status();
         let content_type = response
             .headers()
@@ -154,8 +162,9 @@ impl HttpEndpointDestination {
             .to_owned();
         let body = read_limited(response)
             .await
-            .map_err(|f| Failure::new(f.0, format!("{} (status {status})", f.1)))?;
+            .map_err(|f| transient(Failure::new(f.0, format!("{} (status {status})", f.1))))?;
         check_response(status.as_u16(), &content_type, &body, &request_id)
+            .map_err(|f| (f, status.as_u16() == 413))
     }
 }
 
@@ -266,8 +275,8 @@ impl Destination for HttpEndpointDestination {
                     Ok(()) => RecordOutcome::Delivered,
                     // 413: the endpoint will never take this payload. Firehose drops it; we
                     // write it to the error output instead of losing acknowledged records.
-                    Err(f) if f.message.contains("status 413") => RecordOutcome::Reject(f),
-                    Err(f) => RecordOutcome::Retry(f),
+                    Err((f, true)) => RecordOutcome::Reject(f),
+                    Err((f, false)) => RecordOutcome::Retry(f),
                 };
                 outcomes.extend(std::iter::repeat_n(outcome, range.len()));
             }

@@ -20,6 +20,9 @@ use super::{
 use crds::{DocumentIdFormat, IndexRotationPeriod};
 
 const TIMEOUT: Duration = Duration::from_secs(120);
+/// Documents per `_bulk` request are cut at this size, well under OpenSearch's default
+/// `http.max_content_length` (100 MB), whatever the buffering hints.
+const MAX_BULK_BYTES: usize = 16 << 20;
 
 pub struct OpenSearchDestination {
     client: reqwest::Client,
@@ -76,11 +79,13 @@ impl OpenSearchDestination {
         index_name(&self.index, self.rotation, time_of(arrival_ms))
     }
 
+    /// Indexes the batch: one `_bulk` request per [`MAX_BULK_BYTES`] of documents.
     async fn bulk(&self, batch: &Batch) -> Outcome {
         let mut outcomes = vec![RecordOutcome::Delivered; batch.len()];
-        // Items sent, by position in the request → record index.
-        let mut sent = Vec::with_capacity(batch.len());
-        let mut body = Vec::with_capacity(batch.record_bytes() as usize + batch.len() * 100);
+        // (record indices, request body) per request.
+        let mut requests: Vec<(Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut sent = Vec::new();
+        let mut body = Vec::new();
         for (i, outcome) in outcomes.iter_mut().enumerate() {
             let doc = match single_line_object(batch.record(i)) {
                 Ok(doc) => doc,
@@ -97,15 +102,36 @@ impl OpenSearchDestination {
             if let Some(t) = &self.type_name {
                 action["_type"] = json!(t);
             }
-            body.extend_from_slice(json!({ "index": action }).to_string().as_bytes());
+            let action = json!({ "index": action }).to_string();
+            if !sent.is_empty() && body.len() + action.len() + doc.len() + 2 > MAX_BULK_BYTES {
+                requests.push((std::mem::take(&mut sent), std::mem::take(&mut body)));
+            }
+            body.extend_from_slice(action.as_bytes());
             body.push(b'\n');
             body.extend_from_slice(&doc);
             body.push(b'\n');
             sent.push(i);
         }
-        if sent.is_empty() {
-            return Outcome::PerRecord(outcomes);
+        if !sent.is_empty() {
+            requests.push((sent, body));
         }
+        for (sent, body) in requests {
+            self.send_bulk(&sent, body, &mut outcomes).await;
+        }
+        if outcomes.iter().all(|o| *o == RecordOutcome::Delivered) {
+            Outcome::Delivered
+        } else {
+            Outcome::PerRecord(outcomes)
+        }
+    }
+
+    /// One `_bulk` request for the records `sent`; their outcomes are set from its response.
+    async fn send_bulk(&self, sent: &[usize], body: Vec<u8>, outcomes: &mut [RecordOutcome]) {
+        let mut fail_all = |f: Failure| {
+            for &i in sent {
+                outcomes[i] = RecordOutcome::Retry(f.clone());
+            }
+        };
         let mut request = self
             .client
             .post(&self.bulk_url)
@@ -117,45 +143,32 @@ impl OpenSearchDestination {
         let response = match request.send().await {
             Ok(r) => r,
             Err(e) => {
-                return Outcome::RetryAll(Failure::new(
-                    transport_code("OpenSearch", &e),
-                    describe(&e),
-                ));
+                return fail_all(Failure::new(transport_code("OpenSearch", &e), describe(&e)));
             }
         };
         let status = response.status().as_u16();
         let text = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                return Outcome::RetryAll(Failure::new(
-                    transport_code("OpenSearch", &e),
-                    describe(&e),
-                ));
+                return fail_all(Failure::new(transport_code("OpenSearch", &e), describe(&e)));
             }
         };
         if status != 200 {
             // The whole request refused (429 throttling, 5xx, or 401/403/400 from a
             // misconfiguration): retried for the retry duration.
-            return Outcome::RetryAll(Failure::new(status.to_string(), error_text(&text)));
+            return fail_all(Failure::new(status.to_string(), error_text(&text)));
         }
         let parsed: BulkResponse = match serde_json::from_slice(&text) {
             Ok(p) => p,
             Err(e) => {
-                return Outcome::RetryAll(Failure::new(
+                return fail_all(Failure::new(
                     "OpenSearch.InvalidResponse",
                     format!("the _bulk response is not valid: {e}"),
                 ));
             }
         };
-        if !parsed.errors && parsed.items.len() == sent.len() {
-            return if sent.len() == batch.len() {
-                Outcome::Delivered
-            } else {
-                Outcome::PerRecord(outcomes)
-            };
-        }
         if parsed.items.len() != sent.len() {
-            return Outcome::RetryAll(Failure::new(
+            return fail_all(Failure::new(
                 "OpenSearch.InvalidResponse",
                 format!(
                     "the _bulk response has {} items for {} documents",
@@ -164,7 +177,10 @@ impl OpenSearchDestination {
                 ),
             ));
         }
-        for (item, &i) in parsed.items.iter().zip(&sent) {
+        if !parsed.errors {
+            return;
+        }
+        for (item, &i) in parsed.items.iter().zip(sent) {
             let Some(result) = item.values().next() else {
                 continue;
             };
@@ -190,7 +206,6 @@ impl OpenSearchDestination {
                 RecordOutcome::Reject(failure)
             };
         }
-        Outcome::PerRecord(outcomes)
     }
 }
 

@@ -264,3 +264,20 @@ pub fn metric_value(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Optio
             .then(|| value.trim().parse().ok())?
     })
 }
+
+/// A stream manifest: `destination` is the YAML under `spec.destination` (indented 4 spaces),
+/// the log in `./wal` bounded by `max_bytes`.
+pub fn stream_manifest(name: &str, max_bytes: &str, destination: &str) -> String {
+    format!(
+        "apiVersion: hydrant.dev/v1alpha1
+kind: DeliveryStream
+metadata:
+  name: {name}
+spec:
+  buffer:
+    directory: ./wal
+    maxBytes: {max_bytes}
+  destination:
+{destination}"
+    )
+}

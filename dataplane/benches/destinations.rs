@@ -1,0 +1,284 @@
+//! Records per second delivered to each real destination server on this machine.
+//!
+//! `cargo bench -p dataplane --bench destinations` (optionally `BENCH_RECORDS=200000`,
+//! `BENCH_ONLY=opensearch`). For every destination: start the real server (the same ones the
+//! tests use), start the release `hydrant` binary, put the records with PutRecordBatch (4
+//! concurrent connections, 500 records per request, ~240-byte JSON records), wait until the log
+//! is drained, and check the server holds every record. Prints one markdown row per destination.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::Hydrant;
+use common::moto::Moto;
+use common::opensearch::OpenSearch;
+use common::postgres::Postgres;
+use common::sinks::{s3_configuration, write_s3_secret, write_secret};
+use common::splunk::SplunkHec;
+use serde_json::{Value, json};
+use warp::Filter;
+
+fn records(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"event":"request {i}","num":{i},"status":200,"path":"/api/v1/items/{}","agent":"bench/1.0 (x86_64) hydrant-destination-benchmark","bytes":{}}}"#,
+                i % 1000,
+                i % 65536
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// Puts every record (4 connections × 500 per request); returns the load time.
+async fn load(url: &str, stream: &str, records: &[Vec<u8>]) -> Duration {
+    let bodies: Vec<String> = records
+        .chunks(500)
+        .map(|c| {
+            let recs: Vec<_> = c
+                .iter()
+                .map(|r| json!({"Data": STANDARD.encode(r)}))
+                .collect();
+            json!({"DeliveryStreamName": stream, "Records": recs}).to_string()
+        })
+        .collect();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (bodies, next, url) = (bodies.clone(), next.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(body) = bodies.get(i) else { break };
+                loop {
+                    let r = client
+                        .post(&url)
+                        .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
+                        .header("Content-Type", "application/x-amz-json-1.1")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("put");
+                    if r.status() == 200 {
+                        let v: Value = r.json().await.expect("json");
+                        assert_eq!(v["FailedPutCount"], 0);
+                        break;
+                    }
+                    // 503 "Slow down." while the log is full: back off and put again.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    started.elapsed()
+}
+
+struct Row {
+    destination: &'static str,
+    server: &'static str,
+    records: usize,
+    bytes: u64,
+    elapsed: Duration,
+    load: Duration,
+}
+
+async fn run(
+    name: &'static str,
+    server: &'static str,
+    destination: &str,
+    setup_secrets: impl FnOnce(&std::path::Path),
+    all: &[Vec<u8>],
+) -> (Row, Hydrant, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write_s3_secret(tmp.path());
+    setup_secrets(tmp.path());
+    let secrets = tmp.path().join("secrets");
+    let h = Hydrant::start(
+        tmp.path(),
+        &common::stream_manifest(name, "1Gi", destination),
+        &[("HYDRANT_SECRETS_DIR", secrets.to_str().expect("utf8"))],
+    )
+    .await;
+    let started = Instant::now();
+    let load_time = load(&h.ingest_url(), name, all).await;
+    h.wait_drained(Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    let row = Row {
+        destination: name,
+        server,
+        records: all.len(),
+        bytes: all.iter().map(|r| r.len() as u64).sum(),
+        elapsed,
+        load: load_time,
+    };
+    (row, h, tmp)
+}
+
+/// A Firehose HTTP endpoint receiver that counts records and answers 200.
+async fn http_receiver(count: Arc<AtomicU64>) -> String {
+    let route = warp::post()
+        .and(warp::body::bytes())
+        .map(move |body: bytes::Bytes| {
+            let v: Value = serde_json::from_slice(&body).expect("json");
+            count.fetch_add(
+                v["records"].as_array().map_or(0, |r| r.len() as u64),
+                Ordering::Relaxed,
+            );
+            warp::reply::with_header(
+                json!({"requestId": v["requestId"], "timestamp": 1}).to_string(),
+                "content-type",
+                "application/json",
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(warp::serve(route).incoming(listener).run());
+    format!("http://{addr}/")
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |d: &str| only.as_deref().is_none_or(|o| o == d);
+    let all = records(n);
+    let moto = Moto::start().await;
+    moto.create_bucket("bench-errors").await;
+    let s3 = s3_configuration(&moto, "bench-errors", "");
+    let hints = "      bufferingHints: {sizeInMBs: 5, intervalInSeconds: 1}\n";
+    let mut rows = Vec::new();
+
+    if wanted("http_endpoint") {
+        let count = Arc::new(AtomicU64::new(0));
+        let url = http_receiver(count.clone()).await;
+        let d = format!(
+            "    httpEndpoint:\n      endpointConfiguration: {{url: \"{url}\"}}\n{hints}{s3}"
+        );
+        let (row, _h, _t) = run(
+            "http_endpoint",
+            "in-process warp receiver (Firehose HTTP protocol)",
+            &d,
+            |_| {},
+            &all,
+        )
+        .await;
+        assert!(
+            count.load(Ordering::Relaxed) >= n as u64,
+            "receiver got every record"
+        );
+        rows.push(row);
+    }
+    if wanted("opensearch") {
+        let os = OpenSearch::start(&[]).await;
+        let d = format!(
+            "    openSearch:\n      endpoint: {}\n      indexName: bench\n      indexRotationPeriod: NoRotation\n{hints}{s3}",
+            os.url
+        );
+        let (row, _h, _t) = run(
+            "opensearch",
+            "OpenSearch 2.19.6, 1 node, 512 MiB heap",
+            &d,
+            |_| {},
+            &all,
+        )
+        .await;
+        assert_eq!(os.count("bench").await, n as u64, "every document indexed");
+        rows.push(row);
+    }
+    if wanted("splunk") {
+        let hec = SplunkHec::start("bench-token").await;
+        let d = format!(
+            "    splunk:\n      hecEndpoint: {}\n      hecEndpointType: Event\n      hecTokenSecret: hec\n{hints}{s3}",
+            hec.url()
+        );
+        let token = hec.token.clone();
+        let (row, _h, _t) = run(
+            "splunk",
+            "OTel Collector v0.158 splunkhec receiver, acks on, file exporter",
+            &d,
+            |dir| write_secret(dir, "hec", &[("token", &token)]),
+            &all,
+        )
+        .await;
+        assert_eq!(hec.events().len(), n, "every event received");
+        rows.push(row);
+    }
+    if wanted("postgresql") {
+        let pg = Postgres::start().await;
+        pg.client("postgres")
+            .await
+            .batch_execute(
+                "CREATE TABLE bench (event text, num bigint, status int, path text, agent text, bytes int)",
+            )
+            .await
+            .expect("table");
+        let d = format!(
+            "    postgresql:\n      connectionSecret: pg\n      table: bench\n      columns: [event, num, status, path, agent, bytes]\n{hints}{s3}"
+        );
+        let port = pg.port;
+        let (row, _h, _t) = run(
+            "postgresql",
+            "PostgreSQL 15 (Debian), default settings",
+            &d,
+            |dir| {
+                write_secret(
+                    dir,
+                    "pg",
+                    &[
+                        ("host", "127.0.0.1"),
+                        ("port", &port.to_string()),
+                        ("dbname", "postgres"),
+                        ("user", "postgres"),
+                    ],
+                )
+            },
+            &all,
+        )
+        .await;
+        let count: i64 = pg
+            .client("postgres")
+            .await
+            .query_one("SELECT count(DISTINCT num) FROM bench", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(count, n as i64, "every row loaded");
+        rows.push(row);
+    }
+
+    println!(
+        "| Destination | Server | Records | Load time | Delivered (load + drain) | Records/s delivered | MiB/s delivered |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for r in rows {
+        let secs = r.elapsed.as_secs_f64();
+        println!(
+            "| {} | {} | {} | {:.1} s | {:.1} s | {:.0} | {:.1} |",
+            r.destination,
+            r.server,
+            r.records,
+            r.load.as_secs_f64(),
+            secs,
+            r.records as f64 / secs,
+            r.bytes as f64 / secs / (1 << 20) as f64
+        );
+    }
+}
