@@ -407,3 +407,51 @@ async fn all_data_backs_up_every_record_and_a_restart_loses_nothing() {
     assert_eq!(lines.len(), sent.len(), "every record backed up");
     assert!(h.terminate(Duration::from_secs(20)).await.success());
 }
+
+#[tokio::test]
+async fn https_with_a_custom_ca_from_a_secret() {
+    let moto = Moto::start().await;
+    moto.create_bucket("http-errors").await;
+    let certs = tempfile::tempdir().expect("tmp");
+    common::tls::make_certificates(certs.path());
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let url = common::tls::https_receiver(certs.path(), received.clone()).await;
+    let ca = std::fs::read_to_string(certs.path().join("ca.crt")).expect("ca");
+    let stream = |name: &str, tls: &str| {
+        common::stream_manifest(
+            name,
+            "64Mi",
+            &format!(
+                "    httpEndpoint:
+      endpointConfiguration: {{url: \"{url}\"}}
+{tls}      retryOptions: {{durationInSeconds: 2}}
+      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+{}",
+                s3_configuration(&moto, "http-errors", "")
+            ),
+        )
+    };
+
+    // Trusting the Secret's CA: delivered over TLS.
+    let tmp = tempfile::tempdir().expect("tmp");
+    write_secret(tmp.path(), "endpoint-ca", &[("ca.crt", &ca)]);
+    let h = start(
+        tmp.path(),
+        &stream("trusted", "      tls: {caSecret: endpoint-ca}\n"),
+    )
+    .await;
+    put_records(&h.ingest_url(), "trusted", &records("t", 100)).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    assert_eq!(received.load(std::sync::atomic::Ordering::Relaxed), 100);
+
+    // Without it the certificate is refused, and the records end in the error output.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let h = start(tmp.path(), &stream("untrusted", "")).await;
+    put_records(&h.ingest_url(), "untrusted", &records("u", 10)).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    assert_eq!(received.load(std::sync::atomic::Ordering::Relaxed), 100);
+    let failed = sinks::error_records(&moto, "http-errors", "http-endpoint-failed").await;
+    assert_eq!(failed.len(), 10);
+    let message = failed[0].1["errorMessage"].as_str().expect("message");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+}

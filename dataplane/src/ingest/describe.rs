@@ -190,3 +190,48 @@ fn other_description(identity: &StreamIdentity, d: &Destination) -> Value {
     };
     json!({"DestinationId": DESTINATION_ID, key: body})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn describe(destination: &str) -> Value {
+        let yaml = format!(
+            "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata:\n  name: s\nspec:\n  destination:\n{destination}"
+        );
+        let stream = crds::manifest::parse_manifest(&yaml).expect("manifest");
+        let identity = StreamIdentity {
+            name: "s".into(),
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            version_id: "2".into(),
+        };
+        description(&identity, &stream.spec, SystemTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn other_destinations_are_described_in_firehose_shapes() {
+        let d = describe(
+            "    httpEndpoint:\n      endpointConfiguration: {url: \"https://c.example/in\", name: c}\n      s3BackupMode: AllData\n      s3Configuration: {bucket: failed, prefix: p/}\n",
+        );
+        let h = &d["Destinations"][0]["HttpEndpointDestinationDescription"];
+        assert_eq!(h["EndpointConfiguration"]["Url"], "https://c.example/in");
+        assert_eq!(h["RetryOptions"]["DurationInSeconds"], 300);
+        assert_eq!(h["BufferingHints"]["SizeInMBs"], 5);
+        assert_eq!(h["S3BackupMode"], "AllData");
+        assert_eq!(
+            h["S3DestinationDescription"]["BucketARN"],
+            "arn:aws:s3:::failed"
+        );
+        assert_eq!(d["Destinations"][0]["DestinationId"], DESTINATION_ID);
+
+        let d = describe(
+            "    splunk:\n      hecEndpoint: https://hec:8088\n      hecEndpointType: Raw\n      hecTokenSecret: t\n      s3Configuration: {bucket: failed}\n",
+        );
+        let s = &d["Destinations"][0]["SplunkDestinationDescription"];
+        assert_eq!(s["HECEndpointType"], "Raw");
+        assert_eq!(s["HECAcknowledgmentTimeoutInSeconds"], 180);
+        assert_eq!(s["BufferingHints"]["IntervalInSeconds"], 60);
+        assert_eq!(s["S3BackupMode"], "FailedEventsOnly");
+    }
+}

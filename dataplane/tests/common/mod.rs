@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod sinks;
 pub mod splunk;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -236,6 +236,72 @@ fn ingest_credentials_are_mounted_not_copied() {
 }
 
 #[test]
+fn destination_secrets_are_mounted_as_files_and_kept_in_the_config() {
+    let s = stream(
+        "  ingest:\n    auth:\n      sigV4: {credentialsSecret: shared}\n  destination:\n    openSearch:\n      endpoint: https://os:9200\n      indexName: logs\n      authSecret: os-writer\n      tls: {caSecret: os-ca}\n      s3Configuration: {bucket: failed-docs, credentialsSecret: shared}\n",
+    );
+    assert_eq!(
+        referenced_secrets(&s),
+        vec![
+            "os-ca".to_owned(),
+            "os-writer".to_owned(),
+            "shared".to_owned()
+        ]
+    );
+    let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
+    let pod = c.deployment.spec.expect("spec").template.spec.expect("pod");
+    let mut mounted: Vec<(String, String)> = pod.containers[0]
+        .volume_mounts
+        .as_ref()
+        .expect("mounts")
+        .iter()
+        .filter(|m| m.mount_path.starts_with("/etc/hydrant/secrets/"))
+        .map(|m| {
+            let volume = pod
+                .volumes
+                .as_ref()
+                .expect("volumes")
+                .iter()
+                .find(|v| v.name == m.name)
+                .expect("volume of mount");
+            let secret = volume
+                .secret
+                .as_ref()
+                .and_then(|s| s.secret_name.clone())
+                .expect("secret volume");
+            (m.mount_path.clone(), secret)
+        })
+        .collect();
+    mounted.sort();
+    // The ingest Secret doubles as the bucket's: mounted once.
+    assert_eq!(
+        mounted,
+        vec![
+            ("/etc/hydrant/secrets/os-ca".to_owned(), "os-ca".to_owned()),
+            (
+                "/etc/hydrant/secrets/os-writer".to_owned(),
+                "os-writer".to_owned()
+            ),
+            (
+                "/etc/hydrant/secrets/shared".to_owned(),
+                "shared".to_owned()
+            ),
+        ]
+    );
+    let yaml = &c.config_map.data.as_ref().expect("data")[configmap::FILE];
+    let parsed = crds::manifest::parse_manifest(yaml).expect("the data plane can read it");
+    let crds::Destination::OpenSearch(os) = parsed.spec.destination else {
+        panic!("openSearch")
+    };
+    assert_eq!(os.auth_secret.as_deref(), Some("os-writer"));
+    assert_eq!(
+        os.s3_configuration.credentials_secret.as_deref(),
+        Some("shared"),
+        "read from the mounted files"
+    );
+}
+
+#[test]
 fn a_local_destination_cannot_run_in_a_cluster() {
     let s = stream("  destination:\n    local: {}\n");
     let err = render(&s, &inputs(), &OperatorConfig::default()).expect_err("local");
