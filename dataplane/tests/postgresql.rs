@@ -242,3 +242,63 @@ async fn a_postgres_crash_in_the_middle_of_loading_loses_nothing() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn tls_with_sslmode_verify_full_and_a_root_certificate_from_the_secret() {
+    let moto = Moto::start().await;
+    moto.create_bucket("pg-errors").await;
+    let certs = tempfile::tempdir().expect("tmp");
+    common::tls::make_certificates(certs.path());
+    let pg = Postgres::start_tls(certs.path()).await;
+    setup(&pg, "secure", "CREATE TABLE t (a text)").await;
+    let ca = std::fs::read_to_string(certs.path().join("ca.crt")).expect("ca");
+    let fields = "      table: t\n      columns: [a]\n      format: CSV\n      retryOptions: {durationInSeconds: 2}\n";
+
+    // verify-full against the Secret's root certificate: rows arrive over TLS.
+    let tmp = tempfile::tempdir().expect("tmp");
+    common::sinks::write_secret(
+        tmp.path(),
+        "pg",
+        &[("sslmode", "verify-full"), ("sslrootcert", &ca)],
+    );
+    let h = start(
+        tmp.path(),
+        &pg,
+        "secure",
+        &manifest("secure", &moto, fields),
+    )
+    .await;
+    let rows: Vec<Vec<u8>> = (0..100).map(|i| format!("r{i}").into_bytes()).collect();
+    put_records(&h.ingest_url(), "secure", &rows).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    assert_eq!(
+        count(&pg, "secure", "SELECT count(*) FROM t").await,
+        100,
+        "{}",
+        h.log()
+    );
+    assert!(
+        sinks::error_records(&moto, "pg-errors", "postgresql-failed")
+            .await
+            .is_empty()
+    );
+
+    // sslmode disable: the server refuses plain connections; the records end in the error
+    // output after the retry duration.
+    let tmp = tempfile::tempdir().expect("tmp");
+    common::sinks::write_secret(tmp.path(), "pg", &[("sslmode", "disable")]);
+    let h = start(tmp.path(), &pg, "secure", &manifest("plain", &moto, fields)).await;
+    put_records(&h.ingest_url(), "plain", &rows[..5]).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    let failed = sinks::error_records(&moto, "pg-errors", "postgresql-failed").await;
+    assert_eq!(failed.len(), 5);
+    assert!(
+        failed[0].1["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("pg_hba.conf"),
+        "{}",
+        failed[0].1
+    );
+    assert_eq!(count(&pg, "secure", "SELECT count(*) FROM t").await, 100);
+}

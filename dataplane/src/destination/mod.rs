@@ -11,6 +11,7 @@ pub mod naming;
 pub mod object;
 pub mod opensearch;
 pub mod outcome;
+pub mod pg_connect;
 pub mod pg_rows;
 pub mod postgresql;
 pub mod redshift;

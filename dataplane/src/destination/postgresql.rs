@@ -9,8 +9,10 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt};
 use tokio::sync::Mutex;
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls};
+
+use super::pg_connect::PgTarget;
 
 use super::pg_rows::{csv_row, json_row};
 use super::{
@@ -19,7 +21,7 @@ use super::{
 use crds::RecordFormat;
 
 pub struct PostgresqlDestination {
-    config: tokio_postgres::Config,
+    target: PgTarget,
     copy_sql: String,
     columns: Vec<String>,
     format: RecordFormat,
@@ -52,7 +54,7 @@ impl PostgresqlDestination {
             .application_name("hydrant")
             .connect_timeout(Duration::from_secs(10));
         Ok(Self {
-            config,
+            target: PgTarget::new(config, secrets_dir, secret)?,
             copy_sql: copy_sql(&spec.table, &spec.columns),
             columns: spec.columns.clone(),
             format: spec.format,
@@ -67,17 +69,10 @@ impl PostgresqlDestination {
         {
             return Ok(client);
         }
-        let (client, connection) = self
-            .config
-            .connect(NoTls)
+        self.target
+            .connect()
             .await
-            .map_err(|e| Failure::new("PostgreSQL.ConnectionFailed", describe(&e)))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "PostgreSQL connection closed");
-            }
-        });
-        Ok(client)
+            .map_err(|e| Failure::new("PostgreSQL.ConnectionFailed", describe(&e)))
     }
 
     async fn load(&self, batch: &Batch) -> Outcome {

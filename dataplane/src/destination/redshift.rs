@@ -13,16 +13,16 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::json;
 use tokio::sync::Mutex;
-use tokio_postgres::NoTls;
 
 use super::object::ObjectDestination;
+use super::pg_connect::PgTarget;
 use super::{Batch, DeliveryError, Destination, Failure, Outcome, RetryPolicy, secrets};
 
 pub struct RedshiftDestination {
     staging: ObjectDestination,
     bucket: String,
     prefix: String,
-    config: tokio_postgres::Config,
+    target: PgTarget,
     copy: CopySql,
     retry_seconds: i32,
     /// Batch (first sequence number) → its staged object and manifest keys.
@@ -136,7 +136,7 @@ impl RedshiftDestination {
             )?,
             bucket: s3.bucket.clone(),
             prefix: s3.delivery.prefix.clone().unwrap_or_default(),
-            config,
+            target: PgTarget::new(config, secrets_dir, &spec.credentials_secret)?,
             copy: CopySql {
                 table: spec.copy_command.data_table_name.clone(),
                 columns: spec.copy_command.data_table_columns.clone(),
@@ -174,12 +174,7 @@ impl RedshiftDestination {
     async fn load(&self, batch: &Batch) -> Result<Outcome, DeliveryError> {
         let staged = self.stage(batch).await?;
         let sql = self.copy.statement(&self.bucket, &staged.manifest);
-        let result = async {
-            let (client, connection) = self.config.connect(NoTls).await?;
-            tokio::spawn(connection);
-            client.batch_execute(&sql).await
-        }
-        .await;
+        let result = async { self.target.connect().await?.batch_execute(&sql).await }.await;
         match result {
             Ok(()) => {
                 self.staged.lock().await.remove(&batch.first_seq);

@@ -13,6 +13,7 @@ pub struct Postgres {
     pub port: u16,
     dir: tempfile::TempDir,
     bin: PathBuf,
+    tls: bool,
 }
 
 fn bin_dir() -> PathBuf {
@@ -56,6 +57,16 @@ fn command(program: PathBuf) -> Command {
 
 impl Postgres {
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// A server that takes TCP connections only over TLS (`hostssl` in pg_hba.conf), with the
+    /// certificate and key of `certs` (`server.crt`, `server.key`).
+    pub async fn start_tls(certs: &std::path::Path) -> Self {
+        Self::start_with(Some(certs)).await
+    }
+
+    async fn start_with(certs: Option<&std::path::Path>) -> Self {
         let bin = bin_dir();
         let dir = tempfile::tempdir().expect("tmp");
         if is_root() {
@@ -78,11 +89,38 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        if let Some(certs) = certs {
+            for file in ["server.crt", "server.key"] {
+                std::fs::copy(certs.join(file), data.join(file)).expect("copy certificate");
+            }
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .expect("pg_hba.conf");
+            if is_root() {
+                let ok = Command::new("chown")
+                    .arg("postgres:")
+                    .arg(data.join("server.crt"))
+                    .arg(data.join("server.key"))
+                    .arg(data.join("pg_hba.conf"))
+                    .status()
+                    .expect("chown");
+                assert!(ok.success());
+            }
+            let ok = Command::new("chmod")
+                .arg("600")
+                .arg(data.join("server.key"))
+                .status()
+                .expect("chmod");
+            assert!(ok.success());
+        }
         let mut pg = Self {
             child: None,
             port: super::free_port(),
             dir,
             bin,
+            tls: certs.is_some(),
         };
         pg.spawn();
         pg.wait_ready().await;
@@ -109,6 +147,11 @@ impl Postgres {
                 "-c",
                 "max_connections=50",
             ])
+            .args(if self.tls {
+                &["-c", "ssl=on"][..]
+            } else {
+                &[][..]
+            })
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -133,8 +176,9 @@ impl Postgres {
     }
 
     async fn try_connect(&self, db: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        // The Unix socket: the harness connects without TLS whatever the server requires of TCP.
         let (client, conn) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
+            .host_path(self.dir.path())
             .port(self.port)
             .user("postgres")
             .dbname(db)
