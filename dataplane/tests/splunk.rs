@@ -145,3 +145,153 @@ async fn a_wrong_token_ends_in_the_error_output_after_the_retry_duration() {
         assert!(v["attemptsMade"].as_u64().expect("attempts") >= 2);
     }
 }
+
+/// A HEC receiver written from Splunk's published HEC specification (channels, ackId per
+/// channel, `/services/collector/ack`) that withholds the ack of its first request: the one
+/// behaviour the collector-based receiver cannot show.
+mod withheld_ack {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{Value, json};
+    use warp::Filter;
+    use warp::http::{HeaderMap, StatusCode};
+
+    #[derive(Default)]
+    pub struct State {
+        /// Channel → next ackId.
+        next: HashMap<String, u64>,
+        /// (channel, ackId) acknowledged.
+        acked: Vec<(String, u64)>,
+        pub bodies: Vec<Vec<u8>>,
+    }
+
+    pub async fn start(token: &'static str) -> (String, Arc<Mutex<State>>) {
+        let state = Arc::new(Mutex::new(State::default()));
+        let authorized = move |h: &HeaderMap| {
+            h.get("authorization")
+                .is_some_and(|v| v.as_bytes() == format!("Splunk {token}").as_bytes())
+        };
+        let s = state.clone();
+        let raw = warp::post()
+            .and(warp::path!("services" / "collector" / "raw"))
+            .and(warp::header::headers_cloned())
+            .and(warp::body::bytes())
+            .map(move |h: HeaderMap, body: bytes::Bytes| {
+                if !authorized(&h) {
+                    return reply(
+                        StatusCode::UNAUTHORIZED,
+                        json!({"text": "Invalid token", "code": 4}),
+                    );
+                }
+                let Some(channel) = h
+                    .get("x-splunk-request-channel")
+                    .and_then(|v| v.to_str().ok())
+                else {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        json!({"text": "Data channel is missing", "code": 10}),
+                    );
+                };
+                let mut st = s.lock().expect("state");
+                let id = st.next.entry(channel.to_owned()).or_insert(0);
+                let ack_id = *id;
+                *id += 1;
+                // Every request but the very first is acknowledged at once.
+                if !st.bodies.is_empty() {
+                    st.acked.push((channel.to_owned(), ack_id));
+                }
+                st.bodies.push(body.to_vec());
+                reply(
+                    StatusCode::OK,
+                    json!({"text": "Success", "code": 0, "ackId": ack_id}),
+                )
+            });
+        let s = state.clone();
+        let ack = warp::post()
+            .and(warp::path!("services" / "collector" / "ack"))
+            .and(warp::query::<HashMap<String, String>>())
+            .and(warp::body::json())
+            .map(move |q: HashMap<String, String>, body: Value| {
+                let channel = q.get("channel").cloned().unwrap_or_default();
+                let st = s.lock().expect("state");
+                let acks: serde_json::Map<String, Value> = body["acks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_u64)
+                    .map(|id| {
+                        (
+                            id.to_string(),
+                            json!(st.acked.contains(&(channel.clone(), id))),
+                        )
+                    })
+                    .collect();
+                reply(StatusCode::OK, json!({ "acks": acks }))
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(warp::serve(raw.or(ack)).incoming(listener).run());
+        (format!("http://{addr}"), state)
+    }
+
+    fn reply(status: StatusCode, body: Value) -> warp::reply::Response {
+        use warp::Reply;
+        warp::reply::with_status(warp::reply::json(&body), status).into_response()
+    }
+}
+
+#[tokio::test]
+async fn a_withheld_ack_times_out_and_the_batch_is_sent_again() {
+    let moto = Moto::start().await;
+    moto.create_bucket("hec-errors").await;
+    let (url, state) = withheld_ack::start("spec-token").await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let m = common::stream_manifest(
+        "acks",
+        "64Mi",
+        &format!(
+            "    splunk:
+      hecEndpoint: {url}
+      hecTokenSecret: hec
+      hecEndpointType: Raw
+      hecAcknowledgmentTimeoutInSeconds: 180
+      retryOptions: {{durationInSeconds: 60}}
+      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+{}",
+            s3_configuration(&moto, "hec-errors", "")
+        ),
+    );
+    let started = std::time::Instant::now();
+    let h = start(tmp.path(), "spec-token", &m).await;
+    let records: Vec<Vec<u8>> = (0..10)
+        .map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    put_records(&h.ingest_url(), "acks", &records).await;
+    h.wait_drained(Duration::from_secs(300)).await;
+    let waited = started.elapsed();
+    let bodies = state.lock().expect("state").bodies.clone();
+    assert_eq!(
+        bodies.len(),
+        2,
+        "sent once, then again after the ack timeout"
+    );
+    assert_eq!(bodies[0], bodies[1], "the same batch");
+    assert_eq!(bodies[0], records.concat());
+    assert!(
+        waited >= Duration::from_secs(180),
+        "waited {waited:?} for the ack"
+    );
+    assert!(
+        h.log().contains("Splunk.AckTimeout"),
+        "the timeout is reported:\n{}",
+        h.log()
+    );
+    assert!(
+        sinks::error_records(&moto, "hec-errors", "splunk-failed")
+            .await
+            .is_empty()
+    );
+}
