@@ -42,7 +42,11 @@ pub use opensearch::{
 };
 pub use pod::{PodMetadataOverrides, PodSpecOverrides, PodTemplateOverrides};
 pub use prefix::{PrefixPart, PrefixTemplate, TimePart};
-pub use processing::{ProcessingConfiguration, Processor, ProcessorType};
+pub use processing::{
+    CloudWatchLogProcessing, Decompression, DecompressionFormat, LambdaProcessor,
+    MetadataExtraction, ProcessingConfiguration, Processor, ProcessorType, RecordDeAggregation,
+    SubRecordType,
+};
 pub use quantity::parse_quantity;
 pub use retry::RetryOptions;
 pub use splunk::{HecEndpointType, SplunkBackupMode, SplunkDestination};

@@ -4,8 +4,8 @@
 use std::fmt;
 
 use crate::{
-    CompressionFormat, DeliveryStream, Destination, ObjectDelivery, PrefixTemplate, S3Destination,
-    parse_quantity,
+    CompressionFormat, DeliveryStream, Destination, ObjectDelivery, PrefixTemplate,
+    ProcessingConfiguration, ProcessorType, S3Destination, SubRecordType, parse_quantity,
 };
 
 /// One problem in a spec, with the path of the offending field.
@@ -79,6 +79,7 @@ pub fn validate_spec(stream: &DeliveryStream) -> Vec<FieldError> {
 
 fn validate_destination(d: &Destination, fail: &mut impl FnMut(&str, String)) {
     let base = format!("spec.destination.{}", d.field());
+    validate_processing(&base, d.processing(), fail);
     let hints = |fail: &mut dyn FnMut(&str, String), max_mb: i32, max_s: i32| {
         let h = d.buffering_hints();
         if !(1..=max_mb).contains(&h.size_in_mbs) {
@@ -284,6 +285,138 @@ fn validate_destination(d: &Destination, fail: &mut impl FnMut(&str, String)) {
     }
 }
 
+/// Each processor carries the parameters of its own type only, once per type.
+fn validate_processing(
+    base: &str,
+    p: &ProcessingConfiguration,
+    fail: &mut impl FnMut(&str, String),
+) {
+    let mut seen = Vec::new();
+    for (i, proc) in p.processors.iter().enumerate() {
+        let at = format!("{base}.processingConfiguration.processors[{i}]");
+        if seen.contains(&proc.r#type) {
+            fail(&at, format!("{:?} appears twice", proc.r#type));
+        }
+        seen.push(proc.r#type);
+        let present = [
+            ("lambda", proc.lambda.is_some(), ProcessorType::Lambda),
+            (
+                "recordDeAggregation",
+                proc.record_de_aggregation.is_some(),
+                ProcessorType::RecordDeAggregation,
+            ),
+            (
+                "decompression",
+                proc.decompression.is_some(),
+                ProcessorType::Decompression,
+            ),
+            (
+                "cloudWatchLogProcessing",
+                proc.cloud_watch_log_processing.is_some(),
+                ProcessorType::CloudWatchLogProcessing,
+            ),
+            (
+                "metadataExtraction",
+                proc.metadata_extraction.is_some(),
+                ProcessorType::MetadataExtraction,
+            ),
+        ];
+        for (field, is_set, kind) in present {
+            if is_set && kind != proc.r#type {
+                fail(
+                    &format!("{at}.{field}"),
+                    format!("parameters of {kind:?} on a {:?} processor", proc.r#type),
+                );
+            }
+            if !is_set
+                && kind == proc.r#type
+                && matches!(
+                    kind,
+                    ProcessorType::Lambda
+                        | ProcessorType::RecordDeAggregation
+                        | ProcessorType::MetadataExtraction
+                )
+            {
+                fail(
+                    &format!("{at}.{field}"),
+                    format!("required for a {kind:?} processor"),
+                );
+            }
+        }
+        if let Some(l) = &proc.lambda {
+            if !(l.url.starts_with("http://") || l.url.starts_with("https://")) {
+                fail(
+                    &format!("{at}.lambda.url"),
+                    format!("`{}` must be an http:// or https:// URL", l.url),
+                );
+            }
+            if !(0.2..=3.0).contains(&l.buffer_size_in_mbs) {
+                fail(
+                    &format!("{at}.lambda.bufferSizeInMBs"),
+                    format!("{} is outside 0.2-3", l.buffer_size_in_mbs),
+                );
+            }
+            for (field, value, lo, hi) in [
+                ("numberOfRetries", l.number_of_retries, 0, 300),
+                (
+                    "bufferIntervalInSeconds",
+                    l.buffer_interval_in_seconds,
+                    0,
+                    900,
+                ),
+                ("timeoutInSeconds", l.timeout_in_seconds, 1, 300),
+                ("maxConcurrency", l.max_concurrency, 1, 64),
+            ] {
+                if !(lo..=hi).contains(&value) {
+                    fail(
+                        &format!("{at}.lambda.{field}"),
+                        format!("{value} is outside {lo}-{hi}"),
+                    );
+                }
+            }
+        }
+        if let Some(d) = &proc.record_de_aggregation {
+            match (d.sub_record_type, &d.delimiter) {
+                (SubRecordType::Delimited, None) => fail(
+                    &format!("{at}.recordDeAggregation.delimiter"),
+                    "required for DELIMITED (base64 of the delimiter)".into(),
+                ),
+                (SubRecordType::Delimited, Some(b64)) => {
+                    use base64::Engine;
+                    match base64::engine::general_purpose::STANDARD.decode(b64) {
+                        Ok(bytes) if !bytes.is_empty() => {}
+                        _ => fail(
+                            &format!("{at}.recordDeAggregation.delimiter"),
+                            format!("`{b64}` is not the base64 of a non-empty delimiter"),
+                        ),
+                    }
+                }
+                (_, Some(_)) => fail(
+                    &format!("{at}.recordDeAggregation.delimiter"),
+                    "only DELIMITED takes a delimiter".into(),
+                ),
+                (_, None) => {}
+            }
+        }
+        if let Some(m) = &proc.metadata_extraction
+            && m.json_parsing_engine != "JQ-1.6"
+        {
+            fail(
+                &format!("{at}.metadataExtraction.jsonParsingEngine"),
+                format!("`{}` is not JQ-1.6", m.json_parsing_engine),
+            );
+        }
+    }
+    if seen.contains(&ProcessorType::CloudWatchLogProcessing)
+        && !seen.contains(&ProcessorType::Decompression)
+    {
+        fail(
+            &format!("{base}.processingConfiguration.processors"),
+            "CloudWatchLogProcessing needs a Decompression processor".into(),
+        );
+    }
+}
+
 fn validate_s3(base: &str, s3: &S3Destination, fail: &mut impl FnMut(&str, String)) {
     if !valid_bucket(&s3.bucket) {
         fail(
@@ -446,5 +579,26 @@ mod tests {
         let errors = validate_spec(&s);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].message.contains("error-output-type"));
+    }
+
+    #[test]
+    fn processors_carry_their_own_parameters() {
+        let s = stream(
+            "    local:\n      processingConfiguration:\n        enabled: true\n        processors:\n        - type: Lambda\n        - type: RecordDeAggregation\n          recordDeAggregation: {subRecordType: DELIMITED, delimiter: \"!!\"}\n        - type: CloudWatchLogProcessing\n          lambda: {url: \"http://x\"}\n        - type: Lambda\n          lambda: {url: ftp://x, bufferSizeInMBs: 4}\n",
+        );
+        let paths: Vec<_> = validate_spec(&s).into_iter().map(|e| e.path).collect();
+        let base = "spec.destination.local.processingConfiguration";
+        assert_eq!(
+            paths,
+            vec![
+                format!("{base}.processors[0].lambda"),
+                format!("{base}.processors[1].recordDeAggregation.delimiter"),
+                format!("{base}.processors[2].lambda"),
+                format!("{base}.processors[3]"),
+                format!("{base}.processors[3].lambda.url"),
+                format!("{base}.processors[3].lambda.bufferSizeInMBs"),
+                format!("{base}.processors"),
+            ]
+        );
     }
 }

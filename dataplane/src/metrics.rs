@@ -24,6 +24,10 @@ pub struct Metrics {
     pub backup_records: IntCounter,
     pub backup_bytes: IntCounter,
     pub ack_latency: Histogram,
+    pub processing_invocations: IntCounterVec,
+    pub processing_duration: Histogram,
+    pub processing_records: IntCounterVec,
+    pub processing_bytes: IntCounter,
     pub wal_bytes: IntGauge,
     pub wal_segments: IntGauge,
     pub wal_backlog_records: IntGauge,
@@ -95,6 +99,14 @@ impl Metrics {
             .buckets(exponential_buckets(0.01, 2.0, 16)?),
         )?;
         registry.register(Box::new(ack_latency.clone()))?;
+        let processing_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "processing_duration_seconds",
+                "Duration of transformation invocations (ExecuteProcessing.Duration)",
+            )
+            .buckets(exponential_buckets(0.001, 2.0, 20)?),
+        )?;
+        registry.register(Box::new(processing_duration.clone()))?;
         Ok(Self {
             incoming_bytes: counter(
                 "incoming_bytes_total",
@@ -148,6 +160,21 @@ impl Metrics {
                 "Record bytes written to the backup bucket, before compression (BackupToS3.Bytes)",
             )?,
             ack_latency,
+            processing_invocations: counter_vec(
+                "processing_invocations_total",
+                "Transformation invocations by result; success/all is ExecuteProcessing.Success",
+                &["result"],
+            )?,
+            processing_duration,
+            processing_records: counter_vec(
+                "processing_records_total",
+                "Records out of the transformation by result: ok (SucceedProcessing.Records), dropped, failed",
+                &["result"],
+            )?,
+            processing_bytes: counter(
+                "processing_bytes_total",
+                "Bytes of records the transformation returned Ok (SucceedProcessing.Bytes)",
+            )?,
             wal_bytes: gauge("wal_bytes", "Bytes of write-ahead log segments on disk")?,
             wal_segments: gauge("wal_segments", "Write-ahead log segment files")?,
             wal_backlog_records: gauge(

@@ -77,6 +77,10 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         "write-ahead log recovered"
     );
 
+    let identity_arn = format!(
+        "arn:aws:firehose:{}:{}:deliverystream/{name}",
+        options.region, options.account
+    );
     let identity = StreamIdentity {
         name: name.clone(),
         account: options.account.clone(),
@@ -121,7 +125,14 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         wal: wal.clone(),
         destination: built.destination,
         s3_output: built.s3_output,
-        processing: Processing::from_spec(spec.destination.processing()),
+        processing: Processing::build(
+            spec.destination.processing(),
+            &identity_arn,
+            &options.region,
+            &options.secrets_dir,
+            &metrics,
+        )
+        .context("configuring processing")?,
         metrics: metrics.clone(),
         health: health.clone(),
         progress: progress.clone(),

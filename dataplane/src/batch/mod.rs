@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::destination::backup::{S3Output, error_line};
+use crate::destination::backup::{FailedRecord, S3Output, error_line};
 use crate::destination::retry::Backoff;
 use crate::destination::{Batch, Destination, Failure, RecordMeta, RecordOutcome};
 use crate::metrics::Metrics;
@@ -128,7 +128,7 @@ impl Pipeline {
             while tasks.try_join_next().is_some() {}
             if reader.has_data() && batch.data.len() < self.config.size_bytes {
                 let room = (self.config.size_bytes - batch.data.len()).clamp(1, 4 << 20);
-                let processing = self.processing;
+                let processing = &self.processing;
                 let result = reader.read(room, |r| {
                     if batch.oldest_ms.is_none() {
                         batch.oldest_ms = Some(r.arrival_ms);
@@ -138,6 +138,7 @@ impl Pipeline {
                     batch.records.push(RecordMeta {
                         seq: r.seq,
                         arrival_ms: r.arrival_ms,
+                        sub: 0,
                         start,
                         end: batch.data.len() as u32,
                     });
@@ -223,6 +224,21 @@ impl Pipeline {
     /// batch to the backup bucket), then checkpoints the log. Writes to the bucket are retried
     /// forever: a record leaves the log only once it is somewhere durable.
     async fn deliver(&self, batch: Batch) {
+        let batch = match self.processing.stages() {
+            None => batch,
+            Some(stages) => {
+                let processed = stages.run(&batch).await;
+                let mut by_type: std::collections::BTreeMap<&'static str, Vec<FailedRecord>> =
+                    std::collections::BTreeMap::new();
+                for (kind, record) in processed.failed {
+                    by_type.entry(kind).or_default().push(record);
+                }
+                for (kind, records) in by_type {
+                    self.write_failed_records(kind, &records).await;
+                }
+                processed.batch
+            }
+        };
         let kind = self.destination.kind();
         let policy = self.destination.retry_policy();
         let mut backoff = Backoff::new(policy.initial, policy.max);
@@ -400,31 +416,49 @@ impl Pipeline {
                 }
             }
         }
-        let now = crate::ingest::now_ms();
-        let mut lines = Vec::new();
-        let mut oldest = u64::MAX;
-        for (index, failure) in &failed {
-            let meta = batch.records[*index];
-            oldest = oldest.min(meta.arrival_ms);
-            let mut extra = serde_json::Map::new();
-            self.destination.error_fields(batch, *index, &mut extra);
-            lines.extend(error_line(
-                attempts,
-                meta.arrival_ms,
-                failure,
-                now,
-                batch.record(*index),
-                extra,
-            ));
-        }
+        let records: Vec<FailedRecord> = failed
+            .iter()
+            .map(|(index, failure)| {
+                let meta = batch.records[*index];
+                let mut extra = serde_json::Map::new();
+                self.destination.error_fields(batch, *index, &mut extra);
+                FailedRecord {
+                    raw: batch.record(*index).to_vec(),
+                    arrival_ms: meta.arrival_ms,
+                    failure: failure.clone(),
+                    attempts,
+                    extra,
+                }
+            })
+            .collect();
+        self.write_failed_records(error_type, &records).await;
+    }
+
+    /// Writes failed records to the error output as Firehose's failed-record JSON, retrying
+    /// until it succeeds (the records stay in the log until then).
+    async fn write_failed_records(&self, error_type: &str, records: &[FailedRecord]) {
         let Some(out) = &self.s3_output else {
             tracing::error!(
-                records = failed.len(),
+                records = records.len(),
                 error_type,
                 "records failed for good and the destination has no error output; they are dropped"
             );
             return;
         };
+        let now = crate::ingest::now_ms();
+        let mut lines = Vec::new();
+        let mut oldest = u64::MAX;
+        for r in records {
+            oldest = oldest.min(r.arrival_ms);
+            lines.extend(error_line(
+                r.attempts,
+                r.arrival_ms,
+                &r.failure,
+                now,
+                &r.raw,
+                r.extra.clone(),
+            ));
+        }
         let lines = bytes::Bytes::from(lines);
         let mut backoff = Backoff::default();
         loop {
@@ -433,10 +467,10 @@ impl Pipeline {
                     self.metrics
                         .error_output_records
                         .with_label_values(&[self.destination.kind(), error_type])
-                        .inc_by(failed.len() as u64);
+                        .inc_by(records.len() as u64);
                     tracing::warn!(
                         key,
-                        records = failed.len(),
+                        records = records.len(),
                         error_type,
                         "wrote failed records to the error output"
                     );

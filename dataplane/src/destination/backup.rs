@@ -32,6 +32,15 @@ impl S3Output {
         })
     }
 
+    /// Error output into a destination's own bucket or directory (S3 and local destinations:
+    /// processing failures), never a backup.
+    pub fn from_objects(objects: ObjectDestination) -> Self {
+        Self {
+            objects,
+            backup_all: false,
+        }
+    }
+
     /// Whether every batch is backed up (AllDocuments / AllEvents / AllData).
     pub fn backs_up_all(&self) -> bool {
         self.backup_all
@@ -56,6 +65,18 @@ impl S3Output {
             .error_key(error_type, time_of(oldest_arrival_ms));
         self.objects.put(key, lines).await
     }
+}
+
+/// A record given up on, for the error output.
+#[derive(Debug, Clone)]
+pub struct FailedRecord {
+    /// `rawData`: the record as it was when it failed.
+    pub raw: Vec<u8>,
+    pub arrival_ms: u64,
+    pub failure: Failure,
+    pub attempts: u32,
+    /// Fields of the failure's kind (`esDocumentId`, `lambdaArn`, ...).
+    pub extra: Map<String, Value>,
 }
 
 /// One failed record's error-output JSON (firehose.md §3.5): the common fields, then the

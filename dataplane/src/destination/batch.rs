@@ -9,6 +9,9 @@ pub struct RecordMeta {
     pub seq: u64,
     /// Arrival time (ms since the epoch).
     pub arrival_ms: u64,
+    /// Position among the records one logged record became (de-aggregation, CloudWatch Logs
+    /// extraction); 0 otherwise. `(seq, sub)` identifies a delivered record.
+    pub sub: u32,
     /// The processed record is `data[start..end]`.
     pub start: u32,
     pub end: u32,
@@ -102,6 +105,7 @@ impl Batch {
             metas.push(RecordMeta {
                 seq: first_seq + i as u64,
                 arrival_ms,
+                sub: 0,
                 start,
                 end: data.len() as u32,
             });

@@ -44,7 +44,13 @@ pub fn build(
                 version_id,
                 secrets_dir,
             )?),
-            s3_output: None,
+            // Processing failures go to the destination's own errorOutputPrefix.
+            s3_output: Some(Arc::new(S3Output::from_objects(ObjectDestination::build(
+                spec,
+                stream,
+                version_id,
+                secrets_dir,
+            )?))),
         },
         Spec::HttpEndpoint(h) => Built {
             destination: Arc::new(HttpEndpointDestination::build(

@@ -79,6 +79,7 @@ impl HttpEndpointDestination {
         h.update(self.log_id.as_bytes());
         for r in &batch.records[range] {
             h.update(r.seq.to_le_bytes());
+            h.update(r.sub.to_le_bytes());
         }
         let digest = h.finalize();
         let mut bytes = [0u8; 16];
@@ -291,9 +292,9 @@ impl Destination for HttpEndpointDestination {
         index: usize,
         fields: &mut serde_json::Map<String, Value>,
     ) {
-        let seq = batch.records[index].seq;
-        fields.insert("subsequenceNumber".into(), json!(0));
-        fields.insert("dataId".into(), json!(format!("{seq}.0")));
+        let r = batch.records[index];
+        fields.insert("subsequenceNumber".into(), json!(r.sub));
+        fields.insert("dataId".into(), json!(format!("{}.{}", r.seq, r.sub)));
     }
 }
 

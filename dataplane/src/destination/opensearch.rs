@@ -71,8 +71,11 @@ impl OpenSearchDestination {
 
     /// FIREHOSE_DEFAULT: the log's identity and the record's sequence number, so a retry (or a
     /// replay after a restart) overwrites the same document instead of adding one.
-    fn document_id(&self, seq: u64) -> String {
-        format!("{}-{seq}", self.log_id)
+    fn document_id(&self, seq: u64, sub: u32) -> String {
+        match sub {
+            0 => format!("{}-{seq}", self.log_id),
+            _ => format!("{}-{seq}-{sub}", self.log_id),
+        }
     }
 
     fn index_of(&self, arrival_ms: u64) -> String {
@@ -97,7 +100,7 @@ impl OpenSearchDestination {
             let meta = batch.records[i];
             let mut action = json!({ "_index": self.index_of(meta.arrival_ms) });
             if self.document_ids {
-                action["_id"] = json!(self.document_id(meta.seq));
+                action["_id"] = json!(self.document_id(meta.seq, meta.sub));
             }
             if let Some(t) = &self.type_name {
                 action["_type"] = json!(t);
@@ -290,7 +293,9 @@ impl Destination for OpenSearchDestination {
         fields: &mut serde_json::Map<String, Value>,
     ) {
         let meta = batch.records[index];
-        let id = self.document_ids.then(|| self.document_id(meta.seq));
+        let id = self
+            .document_ids
+            .then(|| self.document_id(meta.seq, meta.sub));
         fields.insert("esDocumentId".into(), json!(id));
         fields.insert("esIndexName".into(), json!(self.index_of(meta.arrival_ms)));
         fields.insert("esTypeName".into(), json!(self.type_name));

@@ -228,7 +228,10 @@ impl Destination for SplunkDestination {
     ) {
         fields.insert(
             "EventId".into(),
-            json!(format!("{}.0", batch.records[index].seq)),
+            json!(format!(
+                "{}.{}",
+                batch.records[index].seq, batch.records[index].sub
+            )),
         );
     }
 }

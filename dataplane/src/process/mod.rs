@@ -1,42 +1,304 @@
-//! Record processors applied between the log and the encoder. Today: `AppendDelimiterToRecord`.
+//! Record processing between the log and the destination, in Firehose's order: decompression
+//! (and CloudWatch Logs extraction), de-aggregation, the Lambda transformation, then the
+//! delimiter. Without any of the first three the delimiter is appended while batches are
+//! assembled (no second pass); otherwise a batch is processed as a whole just before delivery,
+//! and records that fail go to the `decompression-failed` / `processing-failed` error output.
 
-use crds::ProcessingConfiguration;
+pub mod cloudwatch;
+pub mod deaggregate;
+pub mod lambda;
 
-/// The processing a stream applies to each record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine;
+use serde_json::json;
+
+use crate::destination::backup::FailedRecord;
+use crate::destination::{Batch, Failure, RecordMeta};
+use crate::metrics::Metrics;
+use crds::{ProcessingConfiguration, ProcessorType, SubRecordType};
+
+pub use lambda::Lambda;
+
+/// The processing a stream applies.
+#[derive(Clone)]
 pub struct Processing {
     append_delimiter: bool,
+    stages: Option<Arc<Stages>>,
 }
 
 impl Processing {
+    /// Only the delimiter (no batch-level stages): what tests and tools use.
     pub fn from_spec(spec: &ProcessingConfiguration) -> Self {
         Self {
             append_delimiter: spec.appends_delimiter(),
+            stages: None,
         }
     }
 
+    pub fn build(
+        spec: &ProcessingConfiguration,
+        stream_arn: &str,
+        region: &str,
+        secrets_dir: &Path,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Self> {
+        let decompress = spec.processor(ProcessorType::Decompression).is_some();
+        let cloudwatch = spec
+            .processor(ProcessorType::CloudWatchLogProcessing)
+            .map(|p| {
+                p.cloud_watch_log_processing
+                    .unwrap_or_default()
+                    .data_message_extraction
+            });
+        let deaggregate = match spec
+            .processor(ProcessorType::RecordDeAggregation)
+            .and_then(|p| p.record_de_aggregation.as_ref())
+        {
+            None => None,
+            Some(d) => Some(match d.sub_record_type {
+                SubRecordType::Json => Deaggregate::Json,
+                SubRecordType::Delimited => Deaggregate::Delimited(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(d.delimiter.as_deref().unwrap_or_default())?,
+                ),
+                SubRecordType::Kpl => {
+                    anyhow::bail!("RecordDeAggregation with KPL records is not available yet")
+                }
+            }),
+        };
+        let lambda = spec
+            .processor(ProcessorType::Lambda)
+            .and_then(|p| p.lambda.as_ref())
+            .map(|l| Lambda::build(l, stream_arn, region, secrets_dir, metrics.clone()))
+            .transpose()?;
+        let staged = decompress || deaggregate.is_some() || lambda.is_some();
+        Ok(Self {
+            append_delimiter: spec.appends_delimiter(),
+            stages: staged.then(|| {
+                Arc::new(Stages {
+                    decompress,
+                    cloudwatch,
+                    deaggregate,
+                    lambda,
+                    append_delimiter: spec.appends_delimiter(),
+                    metrics: metrics.clone(),
+                })
+            }),
+        })
+    }
+
     /// Adds one record to a batch being assembled. Records are concatenated byte for byte, with a
-    /// newline after each only when `AppendDelimiterToRecord` is configured (Firehose's rule).
+    /// newline after each only when `AppendDelimiterToRecord` is configured (Firehose's rule) —
+    /// and added later, after the other processors, when there are any.
     pub fn append(&self, batch: &mut Vec<u8>, record: &[u8]) {
         batch.extend_from_slice(record);
-        if self.append_delimiter {
+        if self.append_delimiter && self.stages.is_none() {
             batch.push(b'\n');
         }
+    }
+
+    /// The batch-level stages, if any processor needs them.
+    pub fn stages(&self) -> Option<&Arc<Stages>> {
+        self.stages.as_ref()
+    }
+}
+
+pub enum Deaggregate {
+    Json,
+    Delimited(Vec<u8>),
+}
+
+/// The batch-level processors of a stream.
+pub struct Stages {
+    decompress: bool,
+    /// CloudWatch Logs processing, and whether only messages are kept.
+    cloudwatch: Option<bool>,
+    deaggregate: Option<Deaggregate>,
+    lambda: Option<Lambda>,
+    append_delimiter: bool,
+    metrics: Metrics,
+}
+
+/// A batch after processing, and the records that failed, by error-output type.
+pub struct Processed {
+    pub batch: Batch,
+    pub failed: Vec<(&'static str, FailedRecord)>,
+}
+
+struct Work<'a> {
+    meta: RecordMeta,
+    sub: u32,
+    data: Cow<'a, [u8]>,
+}
+
+impl Stages {
+    pub async fn run(&self, batch: &Batch) -> Processed {
+        let mut failed = Vec::new();
+        let mut works: Vec<Work<'_>> = Vec::with_capacity(batch.len());
+        let fail = |failed: &mut Vec<(&'static str, FailedRecord)>,
+                    kind: &'static str,
+                    meta: &RecordMeta,
+                    raw: &[u8],
+                    failure: Failure| {
+            failed.push((
+                kind,
+                FailedRecord {
+                    raw: raw.to_vec(),
+                    arrival_ms: meta.arrival_ms,
+                    failure,
+                    attempts: 1,
+                    extra: serde_json::Map::new(),
+                },
+            ));
+        };
+        for i in 0..batch.len() {
+            let meta = batch.records[i];
+            let raw = batch.record(i);
+            let mut pieces: Vec<Cow<'_, [u8]>> = vec![Cow::Borrowed(raw)];
+            if self.decompress {
+                let payload = match cloudwatch::gunzip(raw) {
+                    Ok(p) => p,
+                    Err(f) => {
+                        fail(&mut failed, "decompression-failed", &meta, raw, f);
+                        continue;
+                    }
+                };
+                pieces = match self.cloudwatch {
+                    None => vec![Cow::Owned(payload)],
+                    Some(messages_only) => match cloudwatch::extract(payload, messages_only) {
+                        Ok(v) => v.into_iter().map(Cow::Owned).collect(),
+                        Err(f) => {
+                            fail(&mut failed, "decompression-failed", &meta, raw, f);
+                            continue;
+                        }
+                    },
+                };
+            }
+            if let Some(d) = &self.deaggregate {
+                let mut split = Vec::new();
+                let mut bad = None;
+                for piece in &pieces {
+                    let parts = match d {
+                        Deaggregate::Json => deaggregate::json(piece),
+                        Deaggregate::Delimited(delim) => Ok(deaggregate::delimited(piece, delim)),
+                    };
+                    match parts {
+                        Ok(parts) => split.extend(parts.into_iter().map(<[u8]>::to_vec)),
+                        Err(f) => {
+                            bad = Some(f);
+                            break;
+                        }
+                    }
+                }
+                if let Some(f) = bad {
+                    fail(&mut failed, "processing-failed", &meta, raw, f);
+                    continue;
+                }
+                pieces = split.into_iter().map(Cow::Owned).collect();
+            }
+            for (sub, data) in pieces.into_iter().enumerate() {
+                works.push(Work {
+                    meta,
+                    sub: sub as u32,
+                    data,
+                });
+            }
+        }
+        if let Some(lambda) = &self.lambda {
+            works = self.transform(lambda, works, &mut failed).await;
+        }
+        let mut data = Vec::with_capacity(works.iter().map(|w| w.data.len() + 1).sum());
+        let mut records = Vec::with_capacity(works.len());
+        for w in &works {
+            let start = data.len() as u32;
+            data.extend_from_slice(&w.data);
+            if self.append_delimiter {
+                data.push(b'\n');
+            }
+            records.push(RecordMeta {
+                start,
+                end: data.len() as u32,
+                sub: w.sub,
+                ..w.meta
+            });
+        }
+        Processed {
+            batch: Batch {
+                first_seq: batch.first_seq,
+                end_seq: batch.end_seq,
+                data: data.into(),
+                records,
+                oldest_arrival_ms: batch.oldest_arrival_ms,
+            },
+            failed,
+        }
+    }
+
+    async fn transform<'a>(
+        &self,
+        lambda: &Lambda,
+        works: Vec<Work<'a>>,
+        failed: &mut Vec<(&'static str, FailedRecord)>,
+    ) -> Vec<Work<'a>> {
+        let inputs: Vec<lambda::Input<'_>> = works
+            .iter()
+            .map(|w| lambda::Input {
+                id: format!("{}.{}", w.meta.seq, w.sub),
+                arrival_ms: w.meta.arrival_ms,
+                data: &w.data,
+            })
+            .collect();
+        let results = lambda.transform(&inputs).await;
+        drop(inputs);
+        let mut out = Vec::with_capacity(works.len());
+        let m = &self.metrics;
+        for (w, r) in works.into_iter().zip(results) {
+            match r {
+                lambda::Result_::Ok(data) => {
+                    m.processing_records.with_label_values(&["ok"]).inc();
+                    m.processing_bytes.inc_by(data.len() as u64);
+                    out.push(Work {
+                        data: Cow::Owned(data),
+                        ..w
+                    });
+                }
+                lambda::Result_::Dropped => {
+                    m.processing_records.with_label_values(&["dropped"]).inc();
+                }
+                lambda::Result_::Failed(failure, attempts) => {
+                    m.processing_records.with_label_values(&["failed"]).inc();
+                    let mut extra = serde_json::Map::new();
+                    extra.insert("lambdaArn".into(), json!(lambda.name()));
+                    failed.push((
+                        "processing-failed",
+                        FailedRecord {
+                            raw: w.data.into_owned(),
+                            arrival_ms: w.meta.arrival_ms,
+                            failure,
+                            attempts,
+                            extra,
+                        },
+                    ));
+                }
+            }
+        }
+        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crds::{Processor, ProcessorType};
+    use crds::Processor;
 
     #[test]
     fn delimiter_only_when_configured_and_enabled() {
         let mut spec = ProcessingConfiguration {
             enabled: true,
-            processors: vec![Processor {
-                r#type: ProcessorType::AppendDelimiterToRecord,
-            }],
+            processors: vec![Processor::of(ProcessorType::AppendDelimiterToRecord)],
         };
         let mut out = Vec::new();
         Processing::from_spec(&spec).append(&mut out, b"a");

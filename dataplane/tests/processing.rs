@@ -1,0 +1,419 @@
+//! Processing on the real binary: a real transformation service (an HTTP server in the test
+//! speaking Lambda's Firehose event contract) through Ok / Dropped / ProcessingFailed, failed
+//! and malformed invocations, timeouts and a service outage; CloudWatch Logs payloads through
+//! Decompression + CloudWatchLogProcessing; JSON de-aggregation. Failures land in the
+//! `processing-failed` / `decompression-failed` error output with Firehose's JSON.
+
+mod common;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::sinks::put_records;
+use common::{Hydrant, metric_value, objects};
+use serde_json::{Value, json};
+use warp::Filter;
+
+/// How the service answers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// Uppercase; `drop` records Dropped, `fail` records ProcessingFailed.
+    Normal,
+    /// HTTP 500.
+    Error,
+    /// Leaves out the first record's id.
+    MissingId,
+    /// Answers after 3 s.
+    Slow,
+}
+
+struct Service {
+    addr: SocketAddr,
+    /// (mode, invocations left in that mode before Normal).
+    mode: Arc<Mutex<(Mode, u32)>>,
+    invocations: Arc<Mutex<Vec<Value>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Service {
+    async fn start_on(
+        addr: SocketAddr,
+        mode: Arc<Mutex<(Mode, u32)>>,
+        invocations: Arc<Mutex<Vec<Value>>>,
+    ) -> Self {
+        let (m, inv) = (mode.clone(), invocations.clone());
+        let route = warp::post()
+            .and(warp::body::json())
+            .then(move |event: Value| {
+                let (m, inv) = (m.clone(), inv.clone());
+                async move {
+                    let current = {
+                        let mut g = m.lock().expect("mode");
+                        let current = g.0;
+                        if g.1 > 0 {
+                            g.1 -= 1;
+                            if g.1 == 0 {
+                                g.0 = Mode::Normal;
+                            }
+                        }
+                        current
+                    };
+                    inv.lock().expect("invocations").push(event.clone());
+                    if current == Mode::Slow {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    if current == Mode::Error {
+                        return warp::reply::with_status(
+                            warp::reply::json(&json!({"errorMessage": "boom"})),
+                            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        );
+                    }
+                    let mut records: Vec<Value> = event["records"]
+                        .as_array()
+                        .expect("records")
+                        .iter()
+                        .map(|r| {
+                            let data = STANDARD
+                                .decode(r["data"].as_str().expect("data"))
+                                .expect("b64");
+                            let text = String::from_utf8(data).expect("utf8");
+                            let result = if text.contains("drop") {
+                                "Dropped"
+                            } else if text.contains("fail") {
+                                "ProcessingFailed"
+                            } else {
+                                "Ok"
+                            };
+                            json!({
+                                "recordId": r["recordId"],
+                                "result": result,
+                                "data": STANDARD.encode(text.to_uppercase()),
+                            })
+                        })
+                        .collect();
+                    if current == Mode::MissingId {
+                        records.remove(0);
+                    }
+                    warp::reply::with_status(
+                        warp::reply::json(&json!({ "records": records })),
+                        warp::http::StatusCode::OK,
+                    )
+                }
+            });
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(
+            warp::serve(route)
+                .incoming(listener)
+                .graceful(async {
+                    let _ = stopped.await;
+                })
+                .run(),
+        );
+        Self {
+            addr,
+            mode,
+            invocations,
+            stop: Some(stop),
+        }
+    }
+
+    async fn start(mode: Mode, count: u32) -> Self {
+        Self::start_on(
+            "127.0.0.1:0".parse().expect("addr"),
+            Arc::new(Mutex::new((mode, count))),
+            Arc::default(),
+        )
+        .await
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/transform", self.addr)
+    }
+
+    fn set(&self, mode: Mode, count: u32) {
+        *self.mode.lock().expect("mode") = (mode, count);
+    }
+
+    fn invocations(&self) -> Vec<Value> {
+        self.invocations.lock().expect("invocations").clone()
+    }
+}
+
+fn manifest(name: &str, processors: &str) -> String {
+    common::stream_manifest(
+        name,
+        "64Mi",
+        &format!(
+            "    local:
+      directory: ./out
+      prefix: data/
+      errorOutputPrefix: \"errors/!{{firehose:error-output-type}}/\"
+      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+      processingConfiguration:
+        enabled: true
+        processors:
+{processors}"
+        ),
+    )
+}
+
+fn lambda(url: &str, extra: &str) -> String {
+    format!(
+        "        - type: AppendDelimiterToRecord
+        - type: Lambda
+          lambda: {{url: \"{url}\"{extra}}}
+"
+    )
+}
+
+/// Delivered lines under `data/`, and error-output JSON under `errors/<type>/`.
+fn delivered(dir: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (key, bytes) in objects::local_objects(&dir.join("out")) {
+        if key.starts_with("data/") {
+            lines.extend(objects::lines(&bytes));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+fn errors(dir: &std::path::Path, kind: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (key, bytes) in objects::local_objects(&dir.join("out")) {
+        if key.starts_with(&format!("errors/{kind}/")) {
+            for line in objects::lines(&bytes) {
+                out.push(serde_json::from_str(&line).expect("JSON"));
+            }
+        }
+    }
+    out
+}
+
+fn raw(v: &Value) -> String {
+    String::from_utf8(
+        STANDARD
+            .decode(v["rawData"].as_str().expect("rawData"))
+            .expect("b64"),
+    )
+    .expect("utf8")
+}
+
+#[tokio::test]
+async fn transformation_results_and_the_processing_failed_output() {
+    // The first two invocations fail with 500: retried (numberOfRetries 3 by default).
+    let service = Service::start(Mode::Error, 2).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let h = Hydrant::start(
+        tmp.path(),
+        &manifest("shout", &lambda(&service.url(), ", bufferSizeInMBs: 0.2")),
+        &[],
+    )
+    .await;
+    let records: Vec<Vec<u8>> = (0..3000)
+        .map(|i| {
+            match i % 10 {
+                3 => format!("please drop {i}"),
+                7 => format!("please fail {i}"),
+                _ => format!("record {i} {}", "x".repeat(100)),
+            }
+            .into_bytes()
+        })
+        .collect();
+    put_records(&h.ingest_url(), "shout", &records).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+
+    let mut want: Vec<String> = (0..3000)
+        .filter(|i| i % 10 != 3 && i % 10 != 7)
+        .map(|i| format!("RECORD {i} {}", "X".repeat(100)))
+        .collect();
+    want.sort();
+    assert_eq!(delivered(tmp.path()), want);
+    let failed = errors(tmp.path(), "processing-failed");
+    let mut got: Vec<String> = failed.iter().map(raw).collect();
+    got.sort();
+    let mut want_failed: Vec<String> = (0..3000)
+        .filter(|i| i % 10 == 7)
+        .map(|i| format!("please fail {i}"))
+        .collect();
+    want_failed.sort();
+    assert_eq!(got, want_failed);
+    for v in &failed {
+        assert_eq!(v["errorCode"], "Lambda.ProcessingFailedStatus", "{v}");
+        assert_eq!(v["errorMessage"], "ProcessingFailed status set for record");
+        assert_eq!(v["lambdaArn"], service.url().as_str());
+        assert!(
+            v["arrivalTimestamp"].as_u64().is_some()
+                && v["attemptEndingTimestamp"].as_u64().is_some()
+        );
+    }
+    // The event: Firehose's shape, 0.2 MB per invocation at most.
+    let invocations = service.invocations();
+    assert!(invocations.len() > 3, "{} invocations", invocations.len());
+    for event in &invocations {
+        assert!(event["invocationId"].is_string());
+        assert_eq!(
+            event["deliveryStreamArn"],
+            "arn:aws:firehose:us-east-1:000000000000:deliverystream/shout"
+        );
+        assert_eq!(event["region"], "us-east-1");
+        let recs = event["records"].as_array().expect("records");
+        let bytes: usize = recs
+            .iter()
+            .map(|r| {
+                STANDARD
+                    .decode(r["data"].as_str().expect("data"))
+                    .expect("b64")
+                    .len()
+            })
+            .sum();
+        assert!(bytes <= 209_716, "{bytes} bytes in one invocation");
+        for r in recs {
+            assert!(r["recordId"].is_string() && r["approximateArrivalTimestamp"].is_u64());
+        }
+    }
+    let metrics = h.metrics().await;
+    let value =
+        |name: &str, labels: &[(&str, &str)]| metric_value(&metrics, name, labels).unwrap_or(0.0);
+    assert_eq!(
+        value("hydrant_processing_records_total", &[("result", "dropped")]),
+        300.0
+    );
+    assert_eq!(
+        value("hydrant_processing_records_total", &[("result", "failed")]),
+        300.0
+    );
+    assert_eq!(
+        value("hydrant_processing_records_total", &[("result", "ok")]),
+        2400.0
+    );
+    assert_eq!(
+        value(
+            "hydrant_processing_invocations_total",
+            &[("result", "failure")]
+        ),
+        2.0
+    );
+}
+
+#[tokio::test]
+async fn bad_responses_and_timeouts_fail_the_invocation_after_its_retries() {
+    let service = Service::start(Mode::MissingId, u32::MAX).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let h = Hydrant::start(
+        tmp.path(),
+        &manifest(
+            "strict",
+            &lambda(&service.url(), ", numberOfRetries: 1, timeoutInSeconds: 1"),
+        ),
+        &[],
+    )
+    .await;
+    let records: Vec<Vec<u8>> = (0..20).map(|i| format!("r{i}").into_bytes()).collect();
+    put_records(&h.ingest_url(), "strict", &records).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    let failed = errors(tmp.path(), "processing-failed");
+    assert_eq!(failed.len(), 20, "the whole invocation fails");
+    for v in &failed {
+        assert_eq!(v["errorCode"], "Lambda.MissingRecordId", "{v}");
+        assert_eq!(v["attemptsMade"], 2, "{v}");
+    }
+    assert!(delivered(tmp.path()).is_empty());
+
+    service.set(Mode::Slow, u32::MAX);
+    put_records(&h.ingest_url(), "strict", &records[..5]).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    let timeouts: Vec<Value> = errors(tmp.path(), "processing-failed")
+        .into_iter()
+        .filter(|v| v["errorCode"] == "Lambda.Timeout")
+        .collect();
+    assert_eq!(timeouts.len(), 5);
+}
+
+#[tokio::test]
+async fn a_transformation_service_outage_loses_nothing() {
+    let service = Service::start(Mode::Normal, 0).await;
+    let addr = service.addr;
+    let (mode, invocations) = (service.mode.clone(), service.invocations.clone());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let h = Hydrant::start(
+        tmp.path(),
+        &manifest("patient", &lambda(&service.url(), ", numberOfRetries: 300")),
+        &[],
+    )
+    .await;
+    // The service goes away (connections refused) while records arrive, and comes back.
+    let mut service = service;
+    let _ = service.stop.take().map(|s| s.send(()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let records: Vec<Vec<u8>> = (0..500).map(|i| format!("r{i}").into_bytes()).collect();
+    put_records(&h.ingest_url(), "patient", &records).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _back = Service::start_on(addr, mode, invocations).await;
+    h.wait_drained(Duration::from_secs(90)).await;
+    let mut want: Vec<String> = (0..500).map(|i| format!("R{i}")).collect();
+    want.sort();
+    assert_eq!(delivered(tmp.path()), want);
+    assert!(errors(tmp.path(), "processing-failed").is_empty());
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+#[tokio::test]
+async fn cloudwatch_logs_payloads_and_json_de_aggregation() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let h = Hydrant::start(
+        tmp.path(),
+        &manifest(
+            "cwl",
+            "        - type: Decompression
+          decompression: {compressionFormat: GZIP}
+        - type: CloudWatchLogProcessing
+          cloudWatchLogProcessing: {dataMessageExtraction: true}
+        - type: RecordDeAggregation
+          recordDeAggregation: {subRecordType: JSON}
+        - type: AppendDelimiterToRecord
+",
+        ),
+        &[],
+    )
+    .await;
+    let data = json!({
+        "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "g", "logStream": "s",
+        "subscriptionFilters": ["f"],
+        "logEvents": [
+            {"id": "1", "timestamp": 1, "message": "{\"n\":1}{\"n\":2}"},
+            {"id": "2", "timestamp": 2, "message": "{\"n\":3}"}
+        ]
+    });
+    let control = json!({
+        "messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [{"id": "", "timestamp": 1, "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}]
+    });
+    let records = vec![
+        gzip(data.to_string().as_bytes()),
+        gzip(control.to_string().as_bytes()),
+        b"not gzip at all".to_vec(),
+    ];
+    put_records(&h.ingest_url(), "cwl", &records).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    assert_eq!(
+        delivered(tmp.path()),
+        vec!["{\"n\":1}", "{\"n\":2}", "{\"n\":3}"]
+    );
+    let failed = errors(tmp.path(), "decompression-failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["errorCode"], "Decompression.InvalidData");
+    assert_eq!(raw(&failed[0]), "not gzip at all");
+}
