@@ -210,6 +210,42 @@ pub struct ObjectDelivery {
     /// Record processors.
     #[serde(default)]
     pub processing_configuration: ProcessingConfiguration,
+    /// Objects per partition key (Firehose's `DynamicPartitioningConfiguration`).
+    #[serde(default)]
+    pub dynamic_partitioning_configuration: DynamicPartitioningConfiguration,
+}
+
+/// Dynamic partitioning: records are grouped by the partition keys their prefix names
+/// (`!{partitionKeyFromQuery:...}` from a `MetadataExtraction` query, `!{partitionKeyFromLambda:...}`
+/// from the transformation's `metadata.partitionKeys`) and each group becomes its own object.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicPartitioningConfiguration {
+    #[serde(default)]
+    pub enabled: bool,
+    /// How long a partition's failing object is retried before its records go to the error
+    /// output (object stores: retried forever; kept for Firehose compatibility).
+    #[serde(default = "crate::RetryOptions::default_300")]
+    pub retry_options: crate::RetryOptions,
+    /// Distinct partitions in one batch beyond which records go to the error output (Firehose's
+    /// active-partition quota, default 500).
+    #[serde(default = "default_partition_limit")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub active_partition_limit: i32,
+}
+
+fn default_partition_limit() -> i32 {
+    500
+}
+
+impl Default for DynamicPartitioningConfiguration {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            retry_options: crate::RetryOptions::default_300(),
+            active_partition_limit: default_partition_limit(),
+        }
+    }
 }
 
 /// Firehose's `CompressionFormat`.

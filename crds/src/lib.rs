@@ -29,7 +29,8 @@ pub use buffer::{BufferSpec, Durability};
 pub use buffering::BufferingHints;
 pub use database::{CopyCommand, PostgresqlDestination, RecordFormat, RedshiftDestination};
 pub use destination::{
-    CompressionFormat, Destination, LocalDestination, ObjectDelivery, S3Destination,
+    CompressionFormat, Destination, DynamicPartitioningConfiguration, LocalDestination,
+    ObjectDelivery, S3Destination,
 };
 pub use http_endpoint::{
     CommonAttribute, ContentEncoding, EndpointConfiguration, HttpBackupMode,

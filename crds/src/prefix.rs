@@ -26,6 +26,9 @@ pub enum PrefixPart {
     RandomString,
     /// `!{firehose:error-output-type}`: only in the error output prefix.
     ErrorOutputType,
+    /// `!{partitionKeyFromQuery:<key>}` or `!{partitionKeyFromLambda:<key>}` (dynamic
+    /// partitioning), kept as written: `partitionKeyFromQuery:<key>`.
+    PartitionKey(String),
 }
 
 /// A parsed prefix.
@@ -42,7 +45,7 @@ pub enum PrefixError {
     )]
     Unclosed,
     #[error(
-        "unknown expression `!{{{0}}}`: use !{{timestamp:...}}, !{{firehose:random-string}} or !{{firehose:error-output-type}}"
+        "unknown expression `!{{{0}}}`: use !{{timestamp:...}}, !{{firehose:random-string}}, !{{firehose:error-output-type}}, !{{partitionKeyFromQuery:...}} or !{{partitionKeyFromLambda:...}}"
     )]
     Unknown(String),
     #[error(
@@ -93,6 +96,14 @@ impl PrefixTemplate {
             .any(|p| matches!(p, PrefixPart::ErrorOutputType))
     }
 
+    /// The `partitionKeyFrom...:<key>` expressions, in order.
+    pub fn partition_keys(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            PrefixPart::PartitionKey(k) => Some(k.as_str()),
+            _ => None,
+        })
+    }
+
     /// The default `yyyy/MM/dd/HH/` time prefix.
     pub fn default_time() -> Vec<TimePart> {
         vec![
@@ -108,9 +119,10 @@ impl PrefixTemplate {
     }
 
     /// Firehose's rule: a prefix with no timestamp expression gets `yyyy/MM/dd/HH/` appended by
-    /// plain concatenation (no `/` inserted).
+    /// plain concatenation (no `/` inserted) — unless it names partition keys (dynamic
+    /// partitioning lays out keys exactly as the prefix says).
     pub fn with_default_time(mut self) -> Self {
-        if !self.has_timestamp() {
+        if !self.has_timestamp() && self.partition_keys().next().is_none() {
             self.parts.push(PrefixPart::Timestamp(Self::default_time()));
         }
         self
@@ -124,6 +136,9 @@ fn parse_expression(expr: &str) -> Result<PrefixPart, PrefixError> {
         ("timestamp", pattern) => parse_time_pattern(pattern).map(PrefixPart::Timestamp),
         ("firehose", "random-string") => Ok(PrefixPart::RandomString),
         ("firehose", "error-output-type") => Ok(PrefixPart::ErrorOutputType),
+        (ns @ ("partitionKeyFromQuery" | "partitionKeyFromLambda"), key) if !key.is_empty() => {
+            Ok(PrefixPart::PartitionKey(format!("{ns}:{key}")))
+        }
         _ => Err(unknown()),
     }
 }

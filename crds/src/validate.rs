@@ -80,6 +80,17 @@ pub fn validate_spec(stream: &DeliveryStream) -> Vec<FieldError> {
 fn validate_destination(d: &Destination, fail: &mut impl FnMut(&str, String)) {
     let base = format!("spec.destination.{}", d.field());
     validate_processing(&base, d.processing(), fail);
+    if d.object_delivery().is_none()
+        && d.processing()
+            .processor(ProcessorType::MetadataExtraction)
+            .is_some()
+    {
+        fail(
+            &format!("{base}.processingConfiguration"),
+            "MetadataExtraction feeds dynamic partitioning, which only s3 and local destinations have"
+                .into(),
+        );
+    }
     let hints = |fail: &mut dyn FnMut(&str, String), max_mb: i32, max_s: i32| {
         let h = d.buffering_hints();
         if !(1..=max_mb).contains(&h.size_in_mbs) {
@@ -504,6 +515,7 @@ fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str,
             );
         }
     }
+    validate_partitioning(base, d, prefix.as_ref(), fail);
     if let Some(ext) = &d.file_extension
         && !valid_extension(ext)
     {
@@ -511,6 +523,84 @@ fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str,
             &format!("{base}.fileExtension"),
             format!("`{ext}` must be empty or match \\.[0-9a-z!-_.*'()]+ (at most 128 characters)"),
         );
+    }
+}
+
+/// Dynamic partitioning's rules: keys in the prefix only when enabled, each with its source
+/// processor, the error prefix required and free of keys.
+fn validate_partitioning(
+    base: &str,
+    d: &ObjectDelivery,
+    prefix: Option<&PrefixTemplate>,
+    fail: &mut impl FnMut(&str, String),
+) {
+    let dp = &d.dynamic_partitioning_configuration;
+    let keys: Vec<&str> = prefix
+        .map(|p| p.partition_keys().collect())
+        .unwrap_or_default();
+    let processing = &d.processing_configuration;
+    let has = |t| processing.processor(t).is_some();
+    if !(1..=5000).contains(&dp.active_partition_limit) {
+        fail(
+            &format!("{base}.dynamicPartitioningConfiguration.activePartitionLimit"),
+            format!("{} is outside 1-5000", dp.active_partition_limit),
+        );
+    }
+    if !(0..=7200).contains(&dp.retry_options.duration_in_seconds) {
+        fail(
+            &format!("{base}.dynamicPartitioningConfiguration.retryOptions.durationInSeconds"),
+            format!("{} is outside 0-7200", dp.retry_options.duration_in_seconds),
+        );
+    }
+    if !dp.enabled {
+        if !keys.is_empty() {
+            fail(
+                &format!("{base}.prefix"),
+                "partition keys need dynamicPartitioningConfiguration.enabled".into(),
+            );
+        }
+        if has(ProcessorType::MetadataExtraction) {
+            fail(
+                &format!("{base}.processingConfiguration"),
+                "MetadataExtraction needs dynamicPartitioningConfiguration.enabled".into(),
+            );
+        }
+        return;
+    }
+    if keys.is_empty() {
+        fail(
+            &format!("{base}.prefix"),
+            "with dynamic partitioning the prefix must use !{partitionKeyFromQuery:...} or !{partitionKeyFromLambda:...}".into(),
+        );
+    }
+    if keys.iter().any(|k| k.starts_with("partitionKeyFromQuery:"))
+        && !has(ProcessorType::MetadataExtraction)
+    {
+        fail(
+            &format!("{base}.prefix"),
+            "!{partitionKeyFromQuery:...} needs a MetadataExtraction processor".into(),
+        );
+    }
+    if keys
+        .iter()
+        .any(|k| k.starts_with("partitionKeyFromLambda:"))
+        && !has(ProcessorType::Lambda)
+    {
+        fail(
+            &format!("{base}.prefix"),
+            "!{partitionKeyFromLambda:...} needs a Lambda processor".into(),
+        );
+    }
+    match d.error_output_prefix.as_deref().map(PrefixTemplate::parse) {
+        None => fail(
+            &format!("{base}.errorOutputPrefix"),
+            "required with dynamic partitioning".into(),
+        ),
+        Some(Ok(e)) if e.partition_keys().next().is_some() => fail(
+            &format!("{base}.errorOutputPrefix"),
+            "may not use partition keys".into(),
+        ),
+        _ => {}
     }
 }
 

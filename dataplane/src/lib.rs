@@ -5,6 +5,7 @@ pub mod destination;
 pub mod encode;
 pub mod ingest;
 pub mod metrics;
+pub mod partition;
 pub mod process;
 pub mod runtime;
 pub mod server;

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub processing_duration: Histogram,
     pub processing_records: IntCounterVec,
     pub processing_bytes: IntCounter,
+    pub partition_count: IntGauge,
+    pub partition_count_exceeded: IntGauge,
     pub wal_bytes: IntGauge,
     pub wal_segments: IntGauge,
     pub wal_backlog_records: IntGauge,
@@ -166,6 +168,14 @@ impl Metrics {
                 &["result"],
             )?,
             processing_duration,
+            partition_count: gauge(
+                "partition_count",
+                "Dynamic partitions in the latest delivery batch (PartitionCount)",
+            )?,
+            partition_count_exceeded: gauge(
+                "partition_count_exceeded",
+                "1 when the latest batch had more partitions than activePartitionLimit (PartitionCountExceeded)",
+            )?,
             processing_records: counter_vec(
                 "processing_records_total",
                 "Records out of the transformation by result: ok (SucceedProcessing.Records), dropped, failed",

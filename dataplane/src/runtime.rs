@@ -125,6 +125,12 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         wal: wal.clone(),
         destination: built.destination,
         s3_output: built.s3_output,
+        partitioner: match spec.destination.object_delivery() {
+            Some(d) => crate::partition::Partitioner::build(d)
+                .context("configuring dynamic partitioning")?
+                .map(Arc::new),
+            None => None,
+        },
         processing: Processing::build(
             spec.destination.processing(),
             &identity_arn,

@@ -92,6 +92,9 @@ impl Service {
                                 "recordId": r["recordId"],
                                 "result": result,
                                 "data": STANDARD.encode(text.to_uppercase()),
+                                "metadata": {"partitionKeys": {
+                                    "parity": if text.len().is_multiple_of(2) { "even" } else { "odd" }
+                                }},
                             })
                         })
                         .collect();
@@ -146,16 +149,21 @@ impl Service {
 }
 
 fn manifest(name: &str, processors: &str) -> String {
+    local_stream(name, "data/", "", processors)
+}
+
+/// A local-directory stream with the given prefix, extra destination fields and processors.
+fn local_stream(name: &str, prefix: &str, extra: &str, processors: &str) -> String {
     common::stream_manifest(
         name,
         "64Mi",
         &format!(
             "    local:
       directory: ./out
-      prefix: data/
+      prefix: \"{prefix}\"
       errorOutputPrefix: \"errors/!{{firehose:error-output-type}}/\"
       bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
-      processingConfiguration:
+{extra}      processingConfiguration:
         enabled: true
         processors:
 {processors}"
@@ -416,4 +424,157 @@ async fn cloudwatch_logs_payloads_and_json_de_aggregation() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["errorCode"], "Decompression.InvalidData");
     assert_eq!(raw(&failed[0]), "not gzip at all");
+}
+
+fn partitioned(name: &str, prefix: &str, limit: u32, processors: &str) -> String {
+    local_stream(
+        name,
+        prefix,
+        &format!(
+            "      dynamicPartitioningConfiguration: {{enabled: true, activePartitionLimit: {limit}}}\n"
+        ),
+        processors,
+    )
+}
+
+/// Delivered lines by the object key's directory.
+fn by_directory(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (key, bytes) in objects::local_objects(&dir.join("out")) {
+        if key.starts_with("errors/") {
+            continue;
+        }
+        let (directory, file) = key.rsplit_once('/').expect("a directory");
+        assert!(
+            file.starts_with("parts-1-") || file.starts_with("lambda-keys-1-"),
+            "{key}"
+        );
+        out.entry(directory.to_owned())
+            .or_default()
+            .extend(objects::lines(&bytes));
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+#[tokio::test]
+async fn dynamic_partitioning_by_jq_query() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut h = Hydrant::start(
+        tmp.path(),
+        &partitioned(
+            "parts",
+            "customer=!{partitionKeyFromQuery:customer}/year=!{partitionKeyFromQuery:year}/",
+            500,
+            "        - type: MetadataExtraction
+          metadataExtraction: {query: \"{customer: .customer_id, year: .ts[0:4]}\", jsonParsingEngine: JQ-1.6}
+        - type: AppendDelimiterToRecord
+",
+        ),
+        &[],
+    )
+    .await;
+    let mut records: Vec<Vec<u8>> = (0..2000)
+        .map(|i| {
+            format!(
+                r#"{{"customer_id":{},"ts":"202{}-01-01","i":{i}}}"#,
+                i % 5,
+                i % 2
+            )
+            .into_bytes()
+        })
+        .collect();
+    records.push(br#"{"ts":"2024-01-01"}"#.to_vec());
+    records.push(b"not json".to_vec());
+    put_records(&h.ingest_url(), "parts", &records[..1000]).await;
+    // A crash in the middle: everything acknowledged still lands in its partition.
+    h.kill9();
+    h.restart().await;
+    put_records(&h.ingest_url(), "parts", &records[1000..]).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+
+    let got = by_directory(tmp.path());
+    assert_eq!(got.len(), 10, "{:?}", got.keys().collect::<Vec<_>>());
+    for c in 0..5 {
+        for y in 0..2 {
+            let dir = format!("customer={c}/year=202{y}");
+            let mut lines = got.get(&dir).cloned().unwrap_or_default();
+            lines.dedup();
+            let want: Vec<String> = (0..2000)
+                .filter(|i| i % 5 == c && i % 2 == y)
+                .map(|i| format!(r#"{{"customer_id":{c},"ts":"202{y}-01-01","i":{i}}}"#))
+                .collect();
+            let mut want = want;
+            want.sort();
+            assert_eq!(lines, want, "{dir}");
+        }
+    }
+    let failed = errors(tmp.path(), "dynamic-partitioning-failed");
+    let mut codes: Vec<String> = failed
+        .iter()
+        .map(|v| v["errorCode"].as_str().expect("code").to_owned())
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec![
+            "DynamicPartitioning.MetadataExtractionFailed",
+            "DynamicPartitioning.MissingPartitionKey"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn lambda_partition_keys_and_the_active_partition_limit() {
+    let service = Service::start(Mode::Normal, 0).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let h = Hydrant::start(
+        tmp.path(),
+        &partitioned(
+            "lambda-keys",
+            "parity=!{partitionKeyFromLambda:parity}/",
+            1,
+            &lambda(&service.url(), ""),
+        ),
+        &[],
+    )
+    .await;
+    // Records of both parities in one batch: with a limit of one partition, the second
+    // partition's records go to the error output.
+    let records: Vec<Vec<u8>> = ["a", "bb", "ccc", "dddd"]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+    put_records(&h.ingest_url(), "lambda-keys", &records).await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    let got = by_directory(tmp.path());
+    let failed = errors(tmp.path(), "dynamic-partitioning-failed");
+    assert_eq!(got.len(), 1, "{got:?} {failed:?}\n{}", h.log());
+    let (dir, lines) = got.iter().next().expect("one partition");
+    let mut raws: Vec<String> = failed.iter().map(raw).collect();
+    raws.sort();
+    if dir == "parity=odd" {
+        assert_eq!(lines, &vec!["A".to_owned(), "CCC".to_owned()]);
+        assert_eq!(raws, vec!["BB\n", "DDDD\n"]);
+    } else {
+        assert_eq!(dir, "parity=even");
+        assert_eq!(lines, &vec!["BB".to_owned(), "DDDD".to_owned()]);
+        assert_eq!(raws, vec!["A\n", "CCC\n"]);
+    }
+    assert!(
+        failed
+            .iter()
+            .all(|v| v["errorCode"] == "DynamicPartitioning.PartitionCountExceeded")
+    );
+    let metrics = h.metrics().await;
+    assert_eq!(
+        metric_value(&metrics, "hydrant_partition_count_exceeded", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric_value(&metrics, "hydrant_partition_count", &[]),
+        Some(2.0)
+    );
 }

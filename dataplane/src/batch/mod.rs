@@ -86,6 +86,8 @@ pub struct Pipeline {
     /// Error output and backup bucket of destinations that have one.
     pub s3_output: Option<Arc<S3Output>>,
     pub processing: Processing,
+    /// Dynamic partitioning (object destinations).
+    pub partitioner: Option<Arc<crate::partition::Partitioner>>,
     pub metrics: Metrics,
     pub health: Arc<DeliveryHealth>,
     pub progress: Arc<Progress>,
@@ -177,6 +179,7 @@ impl Pipeline {
                     records: ready.records,
                     data: ready.data.into(),
                     oldest_arrival_ms: ready.oldest_ms.unwrap_or(0),
+                    partition: None,
                 };
                 if let Ok(mut t) = self.progress.tracker.lock() {
                     t.start(batch_out.first_seq, batch_out.oldest_arrival_ms);
@@ -224,8 +227,9 @@ impl Pipeline {
     /// batch to the backup bucket), then checkpoints the log. Writes to the bucket are retried
     /// forever: a record leaves the log only once it is somewhere durable.
     async fn deliver(&self, batch: Batch) {
-        let batch = match self.processing.stages() {
-            None => batch,
+        let (first_seq, end_seq) = (batch.first_seq, batch.end_seq);
+        let (batch, lambda_keys) = match self.processing.stages() {
+            None => (batch, Vec::new()),
             Some(stages) => {
                 let processed = stages.run(&batch).await;
                 let mut by_type: std::collections::BTreeMap<&'static str, Vec<FailedRecord>> =
@@ -236,9 +240,54 @@ impl Pipeline {
                 for (kind, records) in by_type {
                     self.write_failed_records(kind, &records).await;
                 }
-                processed.batch
+                (processed.batch, processed.lambda_keys)
             }
         };
+        let parts = match &self.partitioner {
+            None => vec![batch],
+            Some(p) => {
+                let split = p.split(batch, lambda_keys).await;
+                self.metrics.partition_count.set(split.partitions as i64);
+                self.metrics
+                    .partition_count_exceeded
+                    .set(i64::from(split.exceeded));
+                if !split.failed.is_empty() {
+                    self.write_failed_records(crate::partition::ERROR_TYPE, &split.failed)
+                        .await;
+                }
+                split.parts
+            }
+        };
+        futures::future::join_all(parts.into_iter().map(|part| self.deliver_part(part))).await;
+        let advanced = self
+            .progress
+            .tracker
+            .lock()
+            .ok()
+            .and_then(|mut t| t.complete(first_seq, end_seq));
+        if let Some(delivered) = advanced {
+            // Deliveries finish concurrently: never move the checkpoint target backwards.
+            self.delivered.send_if_modified(|current| {
+                let advance = delivered > *current;
+                if advance {
+                    *current = delivered;
+                }
+                advance
+            });
+        }
+    }
+}
+
+/// Checkpoints at most every [`CHECKPOINT_INTERVAL`]: each checkpoint costs fsyncs that contend with
+/// the log's own, and a later checkpoint covers everything an earlier one would have. A crash
+/// between checkpoints only means those records are delivered again.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+impl Pipeline {
+    /// Delivers one batch (or one partition's part of it): retries what is retryable within
+    /// the destination's retry policy, writes what failed for good to the error output, and
+    /// with an "all" backup mode writes the batch to the backup bucket.
+    async fn deliver_part(&self, batch: Batch) {
         let kind = self.destination.kind();
         let policy = self.destination.retry_policy();
         let mut backoff = Backoff::new(policy.initial, policy.max);
@@ -361,29 +410,8 @@ impl Pipeline {
                 }
             }
         }
-        let advanced = self
-            .progress
-            .tracker
-            .lock()
-            .ok()
-            .and_then(|mut t| t.complete(batch.first_seq, batch.end_seq));
-        if let Some(delivered) = advanced {
-            // Deliveries finish concurrently: never move the checkpoint target backwards.
-            self.delivered.send_if_modified(|current| {
-                let advance = delivered > *current;
-                if advance {
-                    *current = delivered;
-                }
-                advance
-            });
-        }
     }
 }
-
-/// Checkpoints at most every [`CHECKPOINT_INTERVAL`]: each checkpoint costs fsyncs that contend with
-/// the log's own, and a later checkpoint covers everything an earlier one would have. A crash
-/// between checkpoints only means those records are delivered again.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Pipeline {
     /// Writes the records given up on to the error output, retrying until it succeeds (the

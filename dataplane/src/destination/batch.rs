@@ -30,6 +30,9 @@ pub struct Batch {
     /// Arrival time of the oldest record (ms since the epoch): names objects and measures
     /// freshness.
     pub oldest_arrival_ms: u64,
+    /// The dynamic partition these records belong to (object destinations name the object by
+    /// it).
+    pub partition: Option<std::sync::Arc<super::naming::Partition>>,
 }
 
 impl Batch {
@@ -88,6 +91,7 @@ impl Batch {
                 .min()
                 .unwrap_or(self.oldest_arrival_ms),
             records,
+            partition: self.partition.clone(),
         }
     }
 
@@ -116,6 +120,7 @@ impl Batch {
             data: data.into(),
             records: metas,
             oldest_arrival_ms: arrival_ms,
+            partition: None,
         }
     }
 }

@@ -95,13 +95,27 @@ impl ObjectNamer {
 
     /// The key of a delivered object whose oldest record arrived at `oldest_arrival`.
     pub fn object_key(&self, oldest_arrival: DateTime<Utc>) -> String {
-        self.key_with(
+        self.partition_key(oldest_arrival, None)
+    }
+
+    /// The key of an object of one dynamic partition: `partition` maps
+    /// `partitionKeyFromQuery:<key>` / `partitionKeyFromLambda:<key>` to values.
+    pub fn partition_key(
+        &self,
+        oldest_arrival: DateTime<Utc>,
+        partition: Option<&Partition>,
+    ) -> String {
+        let mut key = String::with_capacity(128);
+        render_prefix(
+            &mut key,
             &self.prefix,
             None,
             oldest_arrival,
             &mut random_string,
-            Uuid::new_v4(),
-        )
+            partition,
+        );
+        self.push_suffix(&mut key, oldest_arrival, Uuid::new_v4());
+        key
     }
 
     /// The key of an error-output object (failed records) of type `error_output_type`, e.g.
@@ -126,7 +140,12 @@ impl ObjectNamer {
         uuid: Uuid,
     ) -> String {
         let mut key = String::with_capacity(128);
-        render_prefix(&mut key, prefix, error_output_type, at, random);
+        render_prefix(&mut key, prefix, error_output_type, at, random, None);
+        self.push_suffix(&mut key, at, uuid);
+        key
+    }
+
+    fn push_suffix(&self, key: &mut String, at: DateTime<Utc>, uuid: Uuid) {
         key.push_str(&self.stream_name);
         key.push('-');
         key.push_str(&self.version_id);
@@ -143,7 +162,6 @@ impl ObjectNamer {
             uuid.hyphenated()
         );
         key.push_str(&self.extension);
-        key
     }
 }
 
@@ -156,12 +174,16 @@ fn random_string() -> String {
 }
 
 /// Appends the evaluation of `template` to `out`.
+/// A dynamic partition's key values, by expression (`partitionKeyFromQuery:customer_id`).
+pub type Partition = std::collections::BTreeMap<String, String>;
+
 fn render_prefix(
     out: &mut String,
     template: &PrefixTemplate,
     error_output_type: Option<&str>,
     at: DateTime<Utc>,
     random: &mut dyn FnMut() -> String,
+    partition: Option<&Partition>,
 ) {
     for part in &template.parts {
         match part {
@@ -170,6 +192,9 @@ fn render_prefix(
             PrefixPart::RandomString => out.push_str(&random()),
             // Only error prefixes carry it; `new` refuses it in the object prefix.
             PrefixPart::ErrorOutputType => out.push_str(error_output_type.unwrap_or_default()),
+            PrefixPart::PartitionKey(k) => {
+                out.push_str(partition.and_then(|p| p.get(k)).map_or("", String::as_str))
+            }
         }
     }
 }

@@ -204,7 +204,9 @@ impl ObjectDestination {
 
     /// Writes the batch as one object under the prefix; returns its key.
     pub async fn write(&self, batch: &Batch) -> Result<String, DeliveryError> {
-        let key = self.namer.object_key(time_of(batch.oldest_arrival_ms));
+        let key = self
+            .namer
+            .partition_key(time_of(batch.oldest_arrival_ms), batch.partition.as_deref());
         let key = self.put(key, batch.contiguous()).await?;
         tracing::debug!(key, records = batch.len(), "delivered object");
         Ok(key)

@@ -29,7 +29,8 @@ pub struct Input<'a> {
 /// What became of one input record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Result_ {
-    Ok(Vec<u8>),
+    /// Transformed, with the `metadata.partitionKeys` the function returned.
+    Ok(Vec<u8>, Option<crate::destination::naming::Partition>),
     Dropped,
     /// Failed, after this many attempts.
     Failed(Failure, u32),
@@ -59,6 +60,15 @@ struct ResponseRecord {
     result: String,
     #[serde(default)]
     data: Option<String>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    #[serde(default)]
+    partition_keys: Option<HashMap<String, serde_json::Value>>,
 }
 
 impl Lambda {
@@ -277,7 +287,19 @@ fn interpret(inputs: &[Input<'_>], body: &[u8]) -> Result<Vec<Result_>, Failure>
         }
         out[i] = Some(match r.result.as_str() {
             "Ok" => match r.data.as_deref().map(|d| STANDARD.decode(d)) {
-                Some(Ok(data)) => Result_::Ok(data),
+                Some(Ok(data)) => {
+                    let keys = r.metadata.and_then(|m| m.partition_keys).map(|keys| {
+                        keys.into_iter()
+                            .filter_map(|(k, v)| match v {
+                                serde_json::Value::String(s) => Some((k, s)),
+                                serde_json::Value::Number(n) => Some((k, n.to_string())),
+                                serde_json::Value::Bool(b) => Some((k, b.to_string())),
+                                _ => None,
+                            })
+                            .collect()
+                    });
+                    Result_::Ok(data, keys)
+                }
                 Some(Err(e)) => Result_::Failed(
                     json_error(format!(
                         "the data of recordId `{}` is not base64: {e}",
@@ -339,7 +361,7 @@ mod tests {
             {"recordId":"a","result":"Ok","data":"aGk="},
             {"recordId":"b","result":"Dropped"}]}"#;
         let r = interpret(&inputs(), ok).unwrap();
-        assert_eq!(r[0], Result_::Ok(b"hi".to_vec()));
+        assert_eq!(r[0], Result_::Ok(b"hi".to_vec(), None));
         assert_eq!(r[1], Result_::Dropped);
         assert!(
             matches!(&r[2], Result_::Failed(f, _) if f.code == "Lambda.ProcessingFailedStatus")

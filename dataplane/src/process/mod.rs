@@ -125,6 +125,9 @@ pub struct Stages {
 /// A batch after processing, and the records that failed, by error-output type.
 pub struct Processed {
     pub batch: Batch,
+    /// The transformation's `metadata.partitionKeys` per delivered record (empty without a
+    /// transformation).
+    pub lambda_keys: Vec<Option<crate::destination::naming::Partition>>,
     pub failed: Vec<(&'static str, FailedRecord)>,
 }
 
@@ -132,6 +135,7 @@ struct Work<'a> {
     meta: RecordMeta,
     sub: u32,
     data: Cow<'a, [u8]>,
+    lambda_keys: Option<crate::destination::naming::Partition>,
 }
 
 impl Stages {
@@ -204,6 +208,7 @@ impl Stages {
                     meta,
                     sub: sub as u32,
                     data,
+                    lambda_keys: None,
                 });
             }
         }
@@ -232,7 +237,9 @@ impl Stages {
                 data: data.into(),
                 records,
                 oldest_arrival_ms: batch.oldest_arrival_ms,
+                partition: None,
             },
+            lambda_keys: works.into_iter().map(|w| w.lambda_keys).collect(),
             failed,
         }
     }
@@ -257,11 +264,12 @@ impl Stages {
         let m = &self.metrics;
         for (w, r) in works.into_iter().zip(results) {
             match r {
-                lambda::Result_::Ok(data) => {
+                lambda::Result_::Ok(data, keys) => {
                     m.processing_records.with_label_values(&["ok"]).inc();
                     m.processing_bytes.inc_by(data.len() as u64);
                     out.push(Work {
                         data: Cow::Owned(data),
+                        lambda_keys: keys,
                         ..w
                     });
                 }

@@ -1,0 +1,122 @@
+//! `MetadataExtraction` queries with jaq (JQ 1.6 semantics): the query runs on each record and
+//! must produce an object whose values become partition keys.
+
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Vars, data, unwrap_valr};
+use jaq_json::{Val, read};
+
+use crate::destination::Failure;
+use crate::destination::naming::Partition;
+
+type Filter = jaq_core::compile::Filter<jaq_core::Native<data::JustLut<Val>>>;
+
+/// A compiled query. jaq's values are not `Send`, so a query is compiled once to check it and
+/// again on the thread that runs it.
+pub struct Query {
+    source: String,
+}
+
+fn compile(source: &str) -> Result<Filter, String> {
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    let funs = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs());
+    let loader = Loader::new(defs);
+    let arena = Arena::default();
+    let modules = loader
+        .load(
+            &arena,
+            File {
+                code: source,
+                path: (),
+            },
+        )
+        .map_err(|e| format!("the query does not parse: {e:?}"))?;
+    Compiler::default()
+        .with_funs(funs)
+        .compile(modules)
+        .map_err(|e| format!("the query does not compile: {e:?}"))
+}
+
+thread_local! {
+    /// The last query compiled on this thread, with its source.
+    static COMPILED: std::cell::RefCell<Option<(String, Filter)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl Query {
+    pub fn compile(source: &str) -> anyhow::Result<Self> {
+        compile(source).map_err(|e| anyhow::anyhow!("MetadataExtraction query `{source}`: {e}"))?;
+        Ok(Self {
+            source: source.to_owned(),
+        })
+    }
+
+    /// The keys the query extracts from one record.
+    pub fn run(&self, record: &[u8]) -> Result<Partition, Failure> {
+        let invalid =
+            |why: String| Failure::new("DynamicPartitioning.MetadataExtractionFailed", why);
+        let text = record.trim_ascii();
+        let input = read::parse_single(text)
+            .map_err(|e| invalid(format!("the record is not JSON: {e}")))?;
+        COMPILED.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.as_ref().is_none_or(|(s, _)| s != &self.source) {
+                let filter = compile(&self.source).map_err(invalid)?;
+                *cell = Some((self.source.clone(), filter));
+            }
+            let Some((_, filter)) = cell.as_ref() else {
+                return Err(invalid("the query is not compiled".into()));
+            };
+            let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
+            let out = filter
+                .id
+                .run((ctx, input))
+                .map(unwrap_valr)
+                .next()
+                .ok_or_else(|| invalid("the query produced nothing".into()))?
+                .map_err(|e| invalid(format!("the query failed: {e}")))?;
+            let value: serde_json::Value = serde_json::from_str(&out.to_string())
+                .map_err(|e| invalid(format!("the query's result is not JSON: {e}")))?;
+            let serde_json::Value::Object(map) = value else {
+                return Err(invalid(format!(
+                    "the query produced {value}, not an object"
+                )));
+            };
+            let mut keys = Partition::new();
+            for (k, v) in map {
+                let v = match v {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    // A null or structured value is not a key: the record fails.
+                    _ => continue,
+                };
+                keys.insert(k, v);
+            }
+            Ok(keys)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_keys_like_jq() {
+        let q =
+            Query::compile("{customer_id: .customer_id, year: (.ts | tostring | .[0:4])}").unwrap();
+        let keys = q
+            .run(br#"{"customer_id": 42, "ts": "2024-01-02"}"#)
+            .unwrap();
+        assert_eq!(keys.get("customer_id").map(String::as_str), Some("42"));
+        assert_eq!(keys.get("year").map(String::as_str), Some("2024"));
+        let keys = q.run(b"{\"ts\":\"2019\"}\n").unwrap();
+        assert!(!keys.contains_key("customer_id"), "null is not a key");
+        assert!(q.run(b"not json").is_err());
+        assert!(Query::compile("{a: .b").is_err());
+    }
+}
