@@ -106,7 +106,14 @@ impl Destination {
     pub fn secrets(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         match self {
-            Destination::S3(s3) => out.extend(s3.credentials_secret.as_deref()),
+            Destination::S3(s3) => {
+                out.extend(s3.credentials_secret.as_deref());
+                out.extend(
+                    s3.s3_backup_configuration
+                        .as_ref()
+                        .and_then(|b| b.credentials_secret.as_deref()),
+                );
+            }
             Destination::Local(_) => {}
             Destination::OpenSearch(d) => {
                 out.extend(d.auth_secret.as_deref());
@@ -161,6 +168,71 @@ pub struct S3Destination {
     pub credentials_secret: Option<String>,
     #[serde(flatten)]
     pub delivery: ObjectDelivery,
+    /// `Enabled`: the untransformed source records are also written to `s3BackupConfiguration`
+    /// (only meaningful on the primary S3 destination).
+    #[serde(default, skip_serializing_if = "is_disabled")]
+    pub s3_backup_mode: SourceBackupMode,
+    /// Where source records are backed up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_backup_configuration: Option<Box<BackupBucket>>,
+}
+
+fn is_disabled(m: &SourceBackupMode) -> bool {
+    *m == SourceBackupMode::Disabled
+}
+
+/// Firehose's `S3BackupMode` of an extended S3 destination.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SourceBackupMode {
+    #[default]
+    Disabled,
+    Enabled,
+}
+
+/// The bucket source records are backed up to (Firehose's `S3BackupConfiguration`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupBucket {
+    #[schemars(length(min = 3, max = 63))]
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    #[schemars(length(min = 1, max = 64))]
+    pub region: String,
+    #[serde(default)]
+    pub force_path_style: bool,
+    /// Secret with keys `accessKeyId` and `secretAccessKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub credentials_secret: Option<String>,
+    /// Key prefix of backup objects (same expressions and default time as `prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub compression_format: CompressionFormat,
+}
+
+impl BackupBucket {
+    /// The bucket as an S3 destination (for the object writer).
+    pub fn as_s3(&self) -> S3Destination {
+        S3Destination {
+            bucket: self.bucket.clone(),
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            force_path_style: self.force_path_style,
+            credentials_secret: self.credentials_secret.clone(),
+            delivery: ObjectDelivery {
+                prefix: self.prefix.clone(),
+                compression_format: self.compression_format,
+                ..ObjectDelivery::default()
+            },
+            s3_backup_mode: SourceBackupMode::Disabled,
+            s3_backup_configuration: None,
+        }
+    }
 }
 
 fn default_region() -> String {

@@ -29,8 +29,8 @@ pub use buffer::{BufferSpec, Durability};
 pub use buffering::BufferingHints;
 pub use database::{CopyCommand, PostgresqlDestination, RecordFormat, RedshiftDestination};
 pub use destination::{
-    CompressionFormat, Destination, DynamicPartitioningConfiguration, LocalDestination,
-    ObjectDelivery, S3Destination,
+    BackupBucket, CompressionFormat, Destination, DynamicPartitioningConfiguration,
+    LocalDestination, ObjectDelivery, S3Destination, SourceBackupMode,
 };
 pub use http_endpoint::{
     CommonAttribute, ContentEncoding, EndpointConfiguration, HttpBackupMode,

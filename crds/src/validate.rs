@@ -447,6 +447,32 @@ fn validate_s3(base: &str, s3: &S3Destination, fail: &mut impl FnMut(&str, Strin
         );
     }
     validate_delivery(base, &s3.delivery, fail);
+    match (&s3.s3_backup_mode, &s3.s3_backup_configuration) {
+        (crate::SourceBackupMode::Enabled, None) => fail(
+            &format!("{base}.s3BackupConfiguration"),
+            "required when s3BackupMode is Enabled".into(),
+        ),
+        (crate::SourceBackupMode::Enabled, Some(b)) => {
+            let b = b.as_s3();
+            if !valid_bucket(&b.bucket) {
+                fail(
+                    &format!("{base}.s3BackupConfiguration.bucket"),
+                    format!("`{}` is not a valid bucket name", b.bucket),
+                );
+            }
+            if let Some(Err(e)) = b.delivery.prefix.as_deref().map(PrefixTemplate::parse) {
+                fail(
+                    &format!("{base}.s3BackupConfiguration.prefix"),
+                    e.to_string(),
+                );
+            }
+        }
+        (crate::SourceBackupMode::Disabled, Some(_)) => fail(
+            &format!("{base}.s3BackupMode"),
+            "s3BackupConfiguration is set but s3BackupMode is Disabled".into(),
+        ),
+        (crate::SourceBackupMode::Disabled, None) => {}
+    }
 }
 
 fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str, String)) {

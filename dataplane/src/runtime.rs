@@ -125,6 +125,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         wal: wal.clone(),
         destination: built.destination,
         s3_output: built.s3_output,
+        source_backup: built.source_backup,
         partitioner: match spec.destination.object_delivery() {
             Some(d) => crate::partition::Partitioner::build(d)
                 .context("configuring dynamic partitioning")?

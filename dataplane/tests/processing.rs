@@ -578,3 +578,85 @@ async fn lambda_partition_keys_and_the_active_partition_limit() {
         Some(2.0)
     );
 }
+
+#[tokio::test]
+async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage() {
+    let moto = common::moto::Moto::start().await;
+    moto.create_bucket("main-bucket").await;
+    let service = Service::start(Mode::Normal, 0).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    common::sinks::write_s3_secret(tmp.path());
+    let m = common::stream_manifest(
+        "backed",
+        "64Mi",
+        &format!(
+            "    s3:
+      bucket: main-bucket
+      endpoint: {endpoint}
+      forcePathStyle: true
+      credentialsSecret: s3-writer
+      prefix: main/
+      errorOutputPrefix: \"errors/!{{firehose:error-output-type}}/\"
+      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+      s3BackupMode: Enabled
+      s3BackupConfiguration:
+        bucket: source-backup
+        endpoint: {endpoint}
+        forcePathStyle: true
+        credentialsSecret: s3-writer
+        prefix: source/
+        compressionFormat: GZIP
+      processingConfiguration:
+        enabled: true
+        processors:
+{}",
+            lambda(&service.url(), ""),
+            endpoint = moto.endpoint()
+        ),
+    );
+    let secrets = tmp.path().join("secrets");
+    let h = Hydrant::start(
+        tmp.path(),
+        &m,
+        &[("HYDRANT_SECRETS_DIR", secrets.to_str().expect("utf8"))],
+    )
+    .await;
+    // The backup bucket does not exist yet: nothing may be checkpointed until it does.
+    let records: Vec<Vec<u8>> = (0..300).map(|i| format!("rec {i}").into_bytes()).collect();
+    put_records(&h.ingest_url(), "backed", &records).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(h.status().await["backlogRecords"].as_u64().unwrap_or(0) > 0);
+    moto.create_bucket("source-backup").await;
+    h.wait_drained(Duration::from_secs(90)).await;
+
+    let lines_of = |objects: Vec<(String, Vec<u8>, Option<String>)>, prefix: &str| {
+        let mut lines = Vec::new();
+        for (key, bytes, _) in objects {
+            if key.starts_with(prefix) {
+                lines.extend(objects::lines(&objects::decode(&key, &bytes)));
+            }
+        }
+        lines.sort();
+        lines.dedup();
+        lines
+    };
+    let mut upper: Vec<String> = (0..300).map(|i| format!("REC {i}")).collect();
+    upper.sort();
+    assert_eq!(lines_of(moto.objects("main-bucket").await, "main/"), upper);
+    // The backup holds the records as they arrived (no delimiter: records are concatenated).
+    let backup = moto.objects("source-backup").await;
+    assert!(backup.iter().all(|(k, _, e)| k.starts_with("source/")
+        && k.ends_with(".gz")
+        && e.as_deref() == Some("gzip")));
+    let raw: Vec<u8> = backup
+        .iter()
+        .flat_map(|(k, b, _)| objects::decode(k, b))
+        .collect();
+    let text = String::from_utf8(raw).expect("utf8");
+    for i in 0..300 {
+        assert!(text.contains(&format!("rec {i}")), "rec {i} backed up");
+    }
+    assert!(!text.contains("REC"), "untransformed");
+    let metrics = h.metrics().await;
+    assert!(metric_value(&metrics, "hydrant_backup_records_total", &[]).unwrap_or(0.0) >= 300.0);
+}

@@ -86,6 +86,8 @@ pub struct Pipeline {
     /// Error output and backup bucket of destinations that have one.
     pub s3_output: Option<Arc<S3Output>>,
     pub processing: Processing,
+    /// Where untransformed source records are backed up (`s3BackupMode: Enabled`).
+    pub source_backup: Option<Arc<S3Output>>,
     /// Dynamic partitioning (object destinations).
     pub partitioner: Option<Arc<crate::partition::Partitioner>>,
     pub metrics: Metrics,
@@ -228,6 +230,10 @@ impl Pipeline {
     /// forever: a record leaves the log only once it is somewhere durable.
     async fn deliver(&self, batch: Batch) {
         let (first_seq, end_seq) = (batch.first_seq, batch.end_seq);
+        if let Some(out) = &self.source_backup {
+            // Before processing: the records as they arrived.
+            self.write_backup(out, &batch).await;
+        }
         let (batch, lambda_keys) = match self.processing.stages() {
             None => (batch, Vec::new()),
             Some(stages) => {
@@ -392,28 +398,34 @@ impl Pipeline {
         if let Some(out) = &self.s3_output
             && out.backs_up_all()
         {
-            let mut backoff = Backoff::default();
-            loop {
-                match out.backup(&batch).await {
-                    Ok(key) => {
-                        self.metrics.backup_records.inc_by(batch.len() as u64);
-                        self.metrics.backup_bytes.inc_by(batch.record_bytes());
-                        tracing::debug!(key, "backed up batch");
-                        break;
-                    }
-                    Err(e) => {
-                        let delay = backoff.next_delay();
-                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writing the backup failed; retrying");
-                        self.health.error(format!("backup: {e}"));
-                        tokio::time::sleep(delay).await;
-                    }
-                }
-            }
+            self.write_backup(out, &batch).await;
         }
     }
 }
 
 impl Pipeline {
+    /// Writes `batch` to a backup bucket, retrying until it succeeds (the records stay in the
+    /// log until then).
+    async fn write_backup(&self, out: &S3Output, batch: &Batch) {
+        let mut backoff = Backoff::default();
+        loop {
+            match out.backup(batch).await {
+                Ok(key) => {
+                    self.metrics.backup_records.inc_by(batch.len() as u64);
+                    self.metrics.backup_bytes.inc_by(batch.record_bytes());
+                    tracing::debug!(key, "backed up batch");
+                    return;
+                }
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writing the backup failed; retrying");
+                    self.health.error(format!("backup: {e}"));
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
     /// Writes the records given up on to the error output, retrying until it succeeds (the
     /// records stay in the log until then). Without an error output (object destinations,
     /// which retry forever) nothing reaches here.

@@ -20,6 +20,8 @@ use crds::{Destination as Spec, HttpBackupMode, OpenSearchBackupMode, SplunkBack
 pub struct Built {
     pub destination: Arc<dyn Destination>,
     pub s3_output: Option<Arc<S3Output>>,
+    /// Source-record backup (`s3BackupMode: Enabled` on an S3 destination).
+    pub source_backup: Option<Arc<S3Output>>,
 }
 
 pub fn build(
@@ -44,6 +46,16 @@ pub fn build(
                 version_id,
                 secrets_dir,
             )?),
+            source_backup: match spec {
+                Spec::S3(s3) if s3.s3_backup_mode == crds::SourceBackupMode::Enabled => s3
+                    .s3_backup_configuration
+                    .as_ref()
+                    .map(|b| S3Output::build(&b.as_s3(), true, stream, version_id, secrets_dir))
+                    .transpose()
+                    .context("configuring s3BackupConfiguration")?
+                    .map(Arc::new),
+                _ => None,
+            },
             // Processing failures go to the destination's own errorOutputPrefix.
             s3_output: Some(Arc::new(S3Output::from_objects(ObjectDestination::build(
                 spec,
@@ -59,6 +71,7 @@ pub fn build(
                 secrets_dir,
                 log_id,
             )?),
+            source_backup: None,
             s3_output: s3_output(
                 &h.s3_configuration,
                 h.s3_backup_mode == HttpBackupMode::AllData,
@@ -66,6 +79,7 @@ pub fn build(
         },
         Spec::Postgresql(pg) => Built {
             destination: Arc::new(PostgresqlDestination::build(pg, secrets_dir)?),
+            source_backup: None,
             s3_output: s3_output(
                 &pg.s3_configuration,
                 pg.s3_backup_mode == HttpBackupMode::AllData,
@@ -73,6 +87,7 @@ pub fn build(
         },
         Spec::OpenSearch(os) => Built {
             destination: Arc::new(OpenSearchDestination::build(os, secrets_dir, log_id)?),
+            source_backup: None,
             s3_output: s3_output(
                 &os.s3_configuration,
                 os.s3_backup_mode == OpenSearchBackupMode::AllDocuments,
@@ -84,6 +99,7 @@ pub fn build(
                 secrets_dir,
                 metrics.ack_latency.clone(),
             )?),
+            source_backup: None,
             s3_output: s3_output(
                 &sp.s3_configuration,
                 sp.s3_backup_mode == SplunkBackupMode::AllEvents,
@@ -97,6 +113,7 @@ pub fn build(
                 secrets_dir,
             )?),
             s3_output: None,
+            source_backup: None,
         },
     };
     Ok(built)

@@ -167,34 +167,35 @@ pub fn render(
                 "spec.destination.local: a local directory only works with `hydrant run` on one machine; in a cluster use spec.destination.s3".to_owned(),
             ));
         }
-        other => {
-            // Other destinations read their Secrets (tokens, passwords, CA certificates, the
-            // error-output bucket's keys) as files.
-            let mut secrets = other.secrets();
-            secrets.sort_unstable();
-            secrets.dedup();
-            // The ingest Secret is mounted below, at the same path.
-            secrets.retain(|s| {
+        _ => {}
+    }
+    // Destination Secrets (tokens, passwords, CA certificates, backup and error-output
+    // buckets' keys) are read as files; the primary S3 keys also come from the environment.
+    {
+        let mut secrets = spec.destination.secrets();
+        secrets.sort_unstable();
+        secrets.dedup();
+        // The ingest Secret is mounted below, at the same path.
+        secrets.retain(|s| {
                 !matches!(&spec.ingest.auth, IngestAuth::SigV4(sig) if sig.credentials_secret == *s)
             });
-            for (i, secret) in secrets.into_iter().enumerate() {
-                let volume = format!("destination-secret-{i}");
-                volumes.push(Volume {
-                    name: volume.clone(),
-                    secret: Some(SecretVolumeSource {
-                        secret_name: Some(secret.to_owned()),
-                        default_mode: Some(0o440),
-                        ..SecretVolumeSource::default()
-                    }),
-                    ..Volume::default()
-                });
-                mounts.push(VolumeMount {
-                    name: volume,
-                    mount_path: format!("{SECRETS_DIR}/{secret}"),
-                    read_only: Some(true),
-                    ..VolumeMount::default()
-                });
-            }
+        for (i, secret) in secrets.into_iter().enumerate() {
+            let volume = format!("destination-secret-{i}");
+            volumes.push(Volume {
+                name: volume.clone(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret.to_owned()),
+                    default_mode: Some(0o440),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            });
+            mounts.push(VolumeMount {
+                name: volume,
+                mount_path: format!("{SECRETS_DIR}/{secret}"),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
         }
     }
     if let IngestAuth::SigV4(sig) = &spec.ingest.auth {
