@@ -133,6 +133,13 @@ impl Destination {
         if let Some(s3) = self.s3_configuration() {
             out.extend(s3.credentials_secret.as_deref());
         }
+        out.extend(
+            self.processing()
+                .processors
+                .iter()
+                .filter_map(|p| p.lambda.as_ref())
+                .filter_map(|l| l.auth_secret.as_deref()),
+        );
         out
     }
 }
@@ -285,6 +292,9 @@ pub struct ObjectDelivery {
     /// Objects per partition key (Firehose's `DynamicPartitioningConfiguration`).
     #[serde(default)]
     pub dynamic_partitioning_configuration: DynamicPartitioningConfiguration,
+    /// JSON records written as Parquet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_format_conversion_configuration: Option<Box<crate::DataFormatConversionConfiguration>>,
 }
 
 /// Dynamic partitioning: records are grouped by the partition keys their prefix names

@@ -7,9 +7,11 @@
 pub mod autoscaling;
 pub mod buffer;
 pub mod buffering;
+pub mod conversion;
 pub mod database;
 pub mod destination;
 pub mod generate;
+pub mod hive_type;
 pub mod http_endpoint;
 pub mod ingest;
 pub mod manifest;
@@ -27,11 +29,17 @@ pub mod validate;
 pub use autoscaling::Autoscaling;
 pub use buffer::{BufferSpec, Durability};
 pub use buffering::BufferingHints;
+pub use conversion::{
+    Column, DataFormatConversionConfiguration, Deserializer, HiveJsonSerDe,
+    InputFormatConfiguration, OpenXJsonSerDe, OutputFormatConfiguration, ParquetCompression,
+    ParquetSerDe, SchemaConfiguration, Serializer,
+};
 pub use database::{CopyCommand, PostgresqlDestination, RecordFormat, RedshiftDestination};
 pub use destination::{
     BackupBucket, CompressionFormat, Destination, DynamicPartitioningConfiguration,
     LocalDestination, ObjectDelivery, S3Destination, SourceBackupMode,
 };
+pub use hive_type::HiveType;
 pub use http_endpoint::{
     CommonAttribute, ContentEncoding, EndpointConfiguration, HttpBackupMode,
     HttpEndpointDestination, RequestConfiguration,

@@ -112,7 +112,8 @@ pub struct LambdaProcessor {
     #[serde(default = "default_timeout")]
     #[schemars(range(min = 1, max = 300))]
     pub timeout_in_seconds: i32,
-    /// Invocations in flight at once per pod.
+    /// Invocations in flight at once for one delivery batch (batches in delivery at the same
+    /// time each have their own).
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1, max = 64))]
     pub max_concurrency: i32,

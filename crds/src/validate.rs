@@ -386,6 +386,16 @@ fn validate_processing(
                 }
             }
         }
+        if proc
+            .record_de_aggregation
+            .as_ref()
+            .is_some_and(|d| d.sub_record_type == SubRecordType::Kpl)
+        {
+            fail(
+                &format!("{at}.recordDeAggregation.subRecordType"),
+                "KPL de-aggregation is not available yet".into(),
+            );
+        }
         if let Some(d) = &proc.record_de_aggregation {
             match (d.sub_record_type, &d.delimiter) {
                 (SubRecordType::Delimited, None) => fail(
@@ -542,6 +552,43 @@ fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str,
         }
     }
     validate_partitioning(base, d, prefix.as_ref(), fail);
+    if let Some(c) = d
+        .data_format_conversion_configuration
+        .as_deref()
+        .filter(|c| c.enabled)
+    {
+        let at = format!("{base}.dataFormatConversionConfiguration");
+        if d.compression_format != CompressionFormat::Uncompressed {
+            fail(
+                &format!("{base}.compressionFormat"),
+                "must be UNCOMPRESSED with format conversion (Parquet compresses itself)".into(),
+            );
+        }
+        if d.buffering_hints.size_in_mbs < 64 {
+            fail(
+                &format!("{base}.bufferingHints.sizeInMBs"),
+                format!(
+                    "{} is below 64, Firehose's minimum with format conversion",
+                    d.buffering_hints.size_in_mbs
+                ),
+            );
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, col) in c.schema_configuration.columns.iter().enumerate() {
+            if let Err(e) = crate::HiveType::parse(&col.r#type) {
+                fail(
+                    &format!("{at}.schemaConfiguration.columns[{i}].type"),
+                    e.to_string(),
+                );
+            }
+            if !names.insert(col.name.to_ascii_lowercase()) {
+                fail(
+                    &format!("{at}.schemaConfiguration.columns[{i}].name"),
+                    format!("`{}` appears twice", col.name),
+                );
+            }
+        }
+    }
     if let Some(ext) = &d.file_extension
         && !valid_extension(ext)
     {

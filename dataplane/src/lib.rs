@@ -1,6 +1,7 @@
 //! Hydrant's data plane: ingest → wal → batch → process → encode → destination.
 
 pub mod batch;
+pub mod convert;
 pub mod destination;
 pub mod encode;
 pub mod ingest;

@@ -112,7 +112,9 @@ pub fn build(
                 version_id,
                 secrets_dir,
             )?),
-            s3_output: None,
+            // COPY failures list skipped objects under errors/; records that fail processing
+            // go to the intermediate bucket's error prefix as failed-record JSON.
+            s3_output: s3_output(&r.s3_configuration, false)?,
             source_backup: None,
         },
     };

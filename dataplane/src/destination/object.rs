@@ -18,7 +18,8 @@ use object_store::{
 use thiserror::Error;
 
 use super::naming::ObjectNamer;
-use super::{Batch, DeliveryError, Destination, Outcome, RetryPolicy, secrets};
+use super::{Batch, DeliveryError, Destination, Outcome, RecordOutcome, RetryPolicy, secrets};
+use crate::convert::Converter;
 use crate::encode;
 use crds::{CompressionFormat, Destination as DestinationSpec, ObjectDelivery, S3Destination};
 
@@ -35,6 +36,8 @@ pub enum BuildError {
     Naming(#[from] super::naming::NamingError),
     #[error(transparent)]
     Secret(#[from] super::secrets::SecretError),
+    #[error("dataFormatConversionConfiguration: {0}")]
+    Conversion(String),
     #[error("a {0} destination does not write objects")]
     NotObject(&'static str),
     #[error("creating directory {0}: {1}")]
@@ -51,6 +54,8 @@ pub struct ObjectDestination {
     attributes: Option<Attributes>,
     /// Local directory root, whose files are fsync'd after writing.
     local_root: Option<PathBuf>,
+    /// JSON → Parquet, when format conversion is enabled.
+    conversion: Option<Arc<Converter>>,
 }
 
 impl ObjectDestination {
@@ -75,6 +80,7 @@ impl ObjectDestination {
                     kind: "local",
                     attributes: None,
                     local_root: Some(root),
+                    conversion: converter(&local.delivery)?,
                 })
             }
             other => Err(BuildError::NotObject(other.kind())),
@@ -129,6 +135,7 @@ impl ObjectDestination {
             kind,
             attributes: Some(attributes),
             local_root: None,
+            conversion: converter(&s3.delivery)?,
         })
     }
 
@@ -220,9 +227,25 @@ pub fn time_of(ms: u64) -> chrono::DateTime<Utc> {
         .unwrap_or_else(Utc::now)
 }
 
+fn conversion_enabled(d: &ObjectDelivery) -> bool {
+    d.data_format_conversion_configuration
+        .as_deref()
+        .is_some_and(|c| c.enabled)
+}
+
+fn converter(d: &ObjectDelivery) -> Result<Option<Arc<Converter>>, BuildError> {
+    match d.data_format_conversion_configuration.as_deref() {
+        Some(c) if c.enabled => Converter::build(c)
+            .map(|c| Some(Arc::new(c)))
+            .map_err(|e| BuildError::Conversion(e.to_string())),
+        _ => Ok(None),
+    }
+}
+
 fn namer(d: &ObjectDelivery, stream: &str, version_id: &str) -> Result<ObjectNamer, BuildError> {
     let extension = match d.file_extension.as_deref() {
         Some(ext) if !ext.is_empty() => ext.to_owned(),
+        _ if conversion_enabled(d) => ".parquet".to_owned(),
         _ => encode::default_extension(d.compression_format).to_owned(),
     };
     Ok(ObjectNamer::new(
@@ -254,18 +277,50 @@ impl Destination for ObjectDestination {
     }
 
     fn error_output_type(&self) -> &'static str {
-        // Object stores retry forever; nothing reaches an error output from delivery itself.
-        "s3-failed"
+        // Object stores retry forever: only records that do not fit the conversion schema
+        // reach an error output from delivery itself.
+        "format-conversion-failed"
     }
 
     fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy::forever()
     }
 
+    fn error_fields(
+        &self,
+        batch: &Batch,
+        index: usize,
+        fields: &mut serde_json::Map<String, serde_json::Value>,
+    ) {
+        let r = batch.records[index];
+        fields.insert("sequenceNumber".into(), r.seq.to_string().into());
+        fields.insert("subSequenceNumber".into(), r.sub.into());
+    }
+
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
         async move {
-            self.write(batch).await?;
-            Ok(Outcome::Delivered)
+            let Some(converter) = &self.conversion else {
+                self.write(batch).await?;
+                return Ok(Outcome::Delivered);
+            };
+            let (c, b) = (converter.clone(), batch.clone());
+            let converted = tokio::task::spawn_blocking(move || c.convert(&b))
+                .await
+                .map_err(|e| DeliveryError::Task(e.to_string()))?;
+            if let Some(parquet) = converted.parquet {
+                let key = self
+                    .namer
+                    .partition_key(time_of(batch.oldest_arrival_ms), batch.partition.as_deref());
+                self.put_raw(key, parquet.into(), false).await?;
+            }
+            if converted.failed.is_empty() {
+                return Ok(Outcome::Delivered);
+            }
+            let mut outcomes = vec![RecordOutcome::Delivered; batch.len()];
+            for (i, f) in converted.failed {
+                outcomes[i] = RecordOutcome::Reject(f);
+            }
+            Ok(Outcome::PerRecord(outcomes))
         }
         .boxed()
     }

@@ -1,0 +1,144 @@
+//! Record format conversion (firehose.md §6): JSON records become one Parquet object per batch,
+//! read through the OpenX or Hive JSON SerDe rules against an inline Glue/Hive schema. Records
+//! that do not fit the schema go to the `format-conversion-failed` error output; the rest of
+//! the batch is written.
+
+mod normalize;
+mod schema;
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_json::ReaderBuilder;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde_json::Value;
+
+use crate::destination::{Batch, Failure};
+use crds::{DataFormatConversionConfiguration, ParquetCompression};
+
+pub use normalize::Normalizer;
+
+/// Converts batches to Parquet.
+pub struct Converter {
+    schema: SchemaRef,
+    normalizer: Normalizer,
+    properties: WriterProperties,
+}
+
+/// A converted batch: the Parquet file (None when no record converted) and the records that
+/// failed, by index.
+pub struct Converted {
+    pub parquet: Option<Vec<u8>>,
+    pub failed: Vec<(usize, Failure)>,
+}
+
+impl Converter {
+    pub fn build(c: &DataFormatConversionConfiguration) -> anyhow::Result<Self> {
+        let schema = Arc::new(schema::arrow_schema(&c.schema_configuration)?);
+        let serde = &c.output_format_configuration.serializer.parquet_ser_de;
+        let compression = match serde.compression {
+            ParquetCompression::Snappy => Compression::SNAPPY,
+            ParquetCompression::Gzip => Compression::GZIP(Default::default()),
+            ParquetCompression::Zstd => Compression::ZSTD(Default::default()),
+            ParquetCompression::Uncompressed => Compression::UNCOMPRESSED,
+        };
+        let properties = WriterProperties::builder()
+            .set_compression(compression)
+            .set_dictionary_enabled(serde.enable_dictionary_compression)
+            .set_data_page_size_limit(serde.page_size_bytes.max(1 << 16) as usize)
+            .set_max_row_group_bytes(Some(serde.block_size_bytes.max(1 << 20) as usize))
+            .build();
+        Ok(Self {
+            normalizer: Normalizer::new(
+                &c.schema_configuration,
+                &c.input_format_configuration,
+                &schema,
+            ),
+            schema,
+            properties,
+        })
+    }
+
+    pub fn convert(&self, batch: &Batch) -> Converted {
+        let mut failed = Vec::new();
+        let mut rows: Vec<(usize, Value)> = Vec::with_capacity(batch.len());
+        for i in 0..batch.len() {
+            match self.normalizer.row(batch.record(i)) {
+                Ok(v) => rows.push((i, v)),
+                Err(f) => failed.push((i, f)),
+            }
+        }
+        let mut batches = Vec::new();
+        self.decode(&rows, &mut batches, &mut failed);
+        failed.sort_by_key(|(i, _)| *i);
+        if batches.is_empty() {
+            return Converted {
+                parquet: None,
+                failed,
+            };
+        }
+        match self.write(&batches) {
+            Ok(bytes) => Converted {
+                parquet: Some(bytes),
+                failed,
+            },
+            Err(e) => {
+                // Writing valid arrays cannot fail short of a bug; fail everything loudly.
+                let f = Failure::new("DataFormatConversion.WriteFailed", e.to_string());
+                Converted {
+                    parquet: None,
+                    failed: (0..batch.len()).map(|i| (i, f.clone())).collect(),
+                }
+            }
+        }
+    }
+
+    /// Decodes rows into record batches; a part that fails is halved until the refused rows
+    /// are alone.
+    fn decode(
+        &self,
+        rows: &[(usize, Value)],
+        out: &mut Vec<RecordBatch>,
+        failed: &mut Vec<(usize, Failure)>,
+    ) {
+        if rows.is_empty() {
+            return;
+        }
+        let attempt = || -> Result<Option<RecordBatch>, arrow_schema::ArrowError> {
+            let mut decoder = ReaderBuilder::new(self.schema.clone())
+                .with_batch_size(rows.len().max(1))
+                .build_decoder()?;
+            let values: Vec<&Value> = rows.iter().map(|(_, v)| v).collect();
+            decoder.serialize(&values)?;
+            decoder.flush()
+        };
+        match attempt() {
+            Ok(Some(b)) => out.push(b),
+            Ok(None) => {}
+            Err(e) if rows.len() == 1 => failed.push((
+                rows[0].0,
+                Failure::new("DataFormatConversion.MalformedData", e.to_string()),
+            )),
+            Err(_) => {
+                let (a, b) = rows.split_at(rows.len() / 2);
+                self.decode(a, out, failed);
+                self.decode(b, out, failed);
+            }
+        }
+    }
+
+    fn write(&self, batches: &[RecordBatch]) -> parquet::errors::Result<Vec<u8>> {
+        let mut writer = ArrowWriter::try_new(
+            Vec::new(),
+            self.schema.clone(),
+            Some(self.properties.clone()),
+        )?;
+        for b in batches {
+            writer.write(b)?;
+        }
+        writer.into_inner()
+    }
+}

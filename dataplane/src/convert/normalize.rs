@@ -1,0 +1,194 @@
+//! The JSON SerDe rules: which key feeds which column (case-insensitive matching, dots to
+//! underscores, explicit column-to-key mappings) and how timestamps are read.
+
+use std::collections::HashMap;
+
+use arrow_schema::{DataType, Schema};
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::{Map, Value};
+
+use crate::destination::Failure;
+use crds::{Deserializer, InputFormatConfiguration, SchemaConfiguration};
+
+pub struct Normalizer {
+    /// (column, the key it reads after normalisation, is a timestamp, is a date).
+    columns: Vec<(String, String, bool, bool)>,
+    case_insensitive: bool,
+    dots_to_underscores: bool,
+    /// Hive SerDe timestamp formats (chrono patterns), or `millis`.
+    timestamp_formats: Vec<String>,
+}
+
+impl Normalizer {
+    pub fn new(s: &SchemaConfiguration, input: &InputFormatConfiguration, schema: &Schema) -> Self {
+        let (case_insensitive, dots, mappings, formats) = match &input.deserializer {
+            Deserializer::OpenXJsonSerDe(o) => (
+                o.case_insensitive,
+                o.convert_dots_in_json_keys_to_underscores,
+                o.column_to_json_key_mappings.clone(),
+                Vec::new(),
+            ),
+            // The Hive SerDe matches names case-insensitively.
+            Deserializer::HiveJsonSerDe(h) => (
+                true,
+                false,
+                Default::default(),
+                h.timestamp_formats
+                    .iter()
+                    .map(|f| java_to_chrono(f))
+                    .collect(),
+            ),
+        };
+        let mut out = Self {
+            columns: Vec::new(),
+            case_insensitive,
+            dots_to_underscores: dots,
+            timestamp_formats: formats,
+        };
+        for (c, field) in s.columns.iter().zip(schema.fields()) {
+            let name = c.name.to_ascii_lowercase();
+            let key = mappings
+                .get(&c.name)
+                .or_else(|| mappings.get(&name))
+                .cloned()
+                .unwrap_or_else(|| c.name.clone());
+            let key = out.normalize_key(&key);
+            let ts = matches!(field.data_type(), DataType::Timestamp(..));
+            let date = matches!(field.data_type(), DataType::Date32);
+            out.columns.push((name, key, ts, date));
+        }
+        out
+    }
+
+    fn normalize_key(&self, key: &str) -> String {
+        let k = if self.dots_to_underscores {
+            key.replace('.', "_")
+        } else {
+            key.to_owned()
+        };
+        if self.case_insensitive {
+            k.to_lowercase()
+        } else {
+            k
+        }
+    }
+
+    /// The record as an object of the schema's columns.
+    pub fn row(&self, record: &[u8]) -> Result<Value, Failure> {
+        let parse = |why: String| Failure::new("DataFormatConversion.ParseError", why);
+        let value: Value = serde_json::from_slice(record.trim_ascii())
+            .map_err(|e| parse(format!("the record is not valid JSON: {e}")))?;
+        let Value::Object(map) = value else {
+            return Err(parse("the record is JSON but not an object".into()));
+        };
+        let mut by_key: HashMap<String, Value> = HashMap::with_capacity(map.len());
+        for (k, v) in map {
+            by_key.insert(self.normalize_key(&k), v);
+        }
+        let mut row = Map::with_capacity(self.columns.len());
+        for (column, key, ts, date) in &self.columns {
+            let Some(v) = by_key.remove(key) else {
+                continue;
+            };
+            let v = match (&v, ts, date) {
+                (Value::String(s), true, _) => Value::from(self.timestamp(s).ok_or_else(|| {
+                    Failure::new(
+                        "DataFormatConversion.MalformedData",
+                        format!("column {column}: `{s}` is not a timestamp"),
+                    )
+                })?),
+                (Value::String(s), _, true) => {
+                    // Dates are written as days since the epoch.
+                    let d = NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d")
+                        .map_err(|_| {
+                            Failure::new(
+                                "DataFormatConversion.MalformedData",
+                                format!("column {column}: `{s}` is not a date"),
+                            )
+                        })?;
+                    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
+                    Value::from((d - epoch).num_days())
+                }
+                _ => v,
+            };
+            row.insert(column.clone(), v);
+        }
+        Ok(Value::Object(row))
+    }
+
+    /// Epoch milliseconds of a timestamp string: ISO-8601, `yyyy-MM-dd HH:mm:ss[.fff]`, or a
+    /// configured format.
+    fn timestamp(&self, s: &str) -> Option<i64> {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+            return Some(t.timestamp_millis());
+        }
+        for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+                return Some(t.and_utc().timestamp_millis());
+            }
+        }
+        for f in &self.timestamp_formats {
+            if f == "millis" {
+                if let Ok(ms) = s.parse::<i64>() {
+                    return Some(ms);
+                }
+                continue;
+            }
+            if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+                return Some(t.and_utc().timestamp_millis());
+            }
+        }
+        None
+    }
+}
+
+/// A Joda/Java pattern (`yyyy-MM-dd'T'HH:mm:ss.SSS`) as a chrono format; `millis` stays.
+fn java_to_chrono(f: &str) -> String {
+    if f == "millis" {
+        return f.to_owned();
+    }
+    let mut out = String::new();
+    let chars: Vec<char> = f.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            i += 1;
+            while i < chars.len() && chars[i] != '\'' {
+                out.push(chars[i]);
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|&&x| x == c).count();
+        let spec = match (c, run) {
+            ('y', 4) => Some("%Y"),
+            ('y', 2) => Some("%y"),
+            ('M', 2) => Some("%m"),
+            ('d', 2) => Some("%d"),
+            ('H', 2) => Some("%H"),
+            ('m', 2) => Some("%M"),
+            ('s', 2) => Some("%S"),
+            ('S', _) => Some("%3f"),
+            _ => None,
+        };
+        match spec {
+            Some(s) => out.push_str(s),
+            None => out.extend(std::iter::repeat_n(c, run)),
+        }
+        i += run;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_patterns_become_chrono_formats() {
+        assert_eq!(java_to_chrono("yyyy-MM-dd'T'HH:mm:ss"), "%Y-%m-%dT%H:%M:%S");
+        assert_eq!(java_to_chrono("dd/MM/yyyy HH:mm"), "%d/%m/%Y %H:%M");
+    }
+}
