@@ -386,16 +386,6 @@ fn validate_processing(
                 }
             }
         }
-        if proc
-            .record_de_aggregation
-            .as_ref()
-            .is_some_and(|d| d.sub_record_type == SubRecordType::Kpl)
-        {
-            fail(
-                &format!("{at}.recordDeAggregation.subRecordType"),
-                "KPL de-aggregation is not available yet".into(),
-            );
-        }
         if let Some(d) = &proc.record_de_aggregation {
             match (d.sub_record_type, &d.delimiter) {
                 (SubRecordType::Delimited, None) => fail(

@@ -64,9 +64,7 @@ impl Processing {
                     base64::engine::general_purpose::STANDARD
                         .decode(d.delimiter.as_deref().unwrap_or_default())?,
                 ),
-                SubRecordType::Kpl => {
-                    anyhow::bail!("RecordDeAggregation with KPL records is not available yet")
-                }
+                SubRecordType::Kpl => Deaggregate::Kpl,
             }),
         };
         let lambda = spec
@@ -109,6 +107,8 @@ impl Processing {
 pub enum Deaggregate {
     Json,
     Delimited(Vec<u8>),
+    /// Kinesis Producer Library aggregation.
+    Kpl,
 }
 
 /// The batch-level processors of a stream.
@@ -188,6 +188,7 @@ impl Stages {
                     let parts = match d {
                         Deaggregate::Json => deaggregate::json(piece),
                         Deaggregate::Delimited(delim) => Ok(deaggregate::delimited(piece, delim)),
+                        Deaggregate::Kpl => deaggregate::kpl(piece),
                     };
                     match parts {
                         Ok(parts) => split.extend(parts.into_iter().map(<[u8]>::to_vec)),
