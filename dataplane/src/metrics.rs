@@ -169,7 +169,7 @@ impl Metrics {
             )?,
             processing_duration,
             partition_count: gauge(
-                "partition_count",
+                "active_partitions",
                 "Dynamic partitions in the latest delivery batch (PartitionCount)",
             )?,
             partition_count_exceeded: gauge(

@@ -574,7 +574,7 @@ async fn lambda_partition_keys_and_the_active_partition_limit() {
         Some(1.0)
     );
     assert_eq!(
-        metric_value(&metrics, "hydrant_partition_count", &[]),
+        metric_value(&metrics, "hydrant_active_partitions", &[]),
         Some(2.0)
     );
 }

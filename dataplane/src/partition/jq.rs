@@ -78,19 +78,21 @@ impl Query {
                 .next()
                 .ok_or_else(|| invalid("the query produced nothing".into()))?
                 .map_err(|e| invalid(format!("the query failed: {e}")))?;
-            let value: serde_json::Value = serde_json::from_str(&out.to_string())
-                .map_err(|e| invalid(format!("the query's result is not JSON: {e}")))?;
-            let serde_json::Value::Object(map) = value else {
-                return Err(invalid(format!(
-                    "the query produced {value}, not an object"
-                )));
+            // Keys straight from jaq's value: no second JSON round trip.
+            let Val::Obj(map) = &out else {
+                return Err(invalid(format!("the query produced {out}, not an object")));
             };
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             let mut keys = Partition::new();
-            for (k, v) in map {
+            for (k, v) in map.iter() {
+                let k = match k {
+                    Val::TStr(b) | Val::BStr(b) => text(b),
+                    other => other.to_string(),
+                };
                 let v = match v {
-                    serde_json::Value::String(s) => s,
-                    serde_json::Value::Number(n) => n.to_string(),
-                    serde_json::Value::Bool(b) => b.to_string(),
+                    Val::TStr(b) | Val::BStr(b) => text(b),
+                    Val::Num(n) => n.to_string(),
+                    Val::Bool(b) => b.to_string(),
                     // A null or structured value is not a key: the record fails.
                     _ => continue,
                 };
