@@ -24,8 +24,9 @@ fn records(n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| {
             format!(
-                r#"{{"num":{i},"part":{},"status":200,"path":"/api/v1/items/{}","agent":"bench/1.0 (x86_64) hydrant","ts":"2026-11-26T10:00:00Z"}}"#,
+                r#"{{"num":{i},"part":{},"p100":{},"status":200,"path":"/api/v1/items/{}","agent":"bench/1.0 (x86_64) hydrant","ts":"2026-11-26T10:00:00Z"}}"#,
                 i % 500,
+                i % 100,
                 i % 1000
             )
             .into_bytes()
@@ -163,7 +164,7 @@ async fn main() {
     let hints = "      bufferingHints: {sizeInMBs: 64, intervalInSeconds: 1}\n";
     let delimiter = "        - type: AppendDelimiterToRecord\n";
     let service = noop_service().await;
-    let partitioned = |modulo: u32| {
+    let partitioned = |field: &str| {
         format!(
             "      prefix: \"p=!{{partitionKeyFromQuery:p}}/\"
 {hints}      dynamicPartitioningConfiguration: {{enabled: true, activePartitionLimit: 500}}
@@ -171,7 +172,7 @@ async fn main() {
         enabled: true
         processors:
         - type: MetadataExtraction
-          metadataExtraction: {{query: \"{{p: (.part % {modulo})}}\", jsonParsingEngine: JQ-1.6}}
+          metadataExtraction: {{query: \"{{p: .{field}}}\", jsonParsingEngine: JQ-1.6}}
 {delimiter}"
         )
     };
@@ -190,8 +191,8 @@ async fn main() {
             ),
             count_lines,
         ),
-        ("partitions-100", partitioned(100), count_lines),
-        ("partitions-500", partitioned(500), count_lines),
+        ("partitions-100", partitioned("p100"), count_lines),
+        ("partitions-500", partitioned("part"), count_lines),
         (
             "parquet",
             format!(
@@ -209,6 +210,9 @@ async fn main() {
             count_parquet,
         ),
     ];
+    if only.is_none() || only.as_deref() == Some("stages") {
+        stages_alone(&all, mib).await;
+    }
     println!("| Case | Records | JSON input | Delivered in | MiB/s | Records/s |");
     println!("| --- | --- | --- | --- | --- | --- |");
     for (name, fields, count) in cases {
@@ -223,4 +227,70 @@ async fn main() {
             n as f64 / secs
         );
     }
+}
+
+/// The conversion and partitioning stages alone on one core, without ingest or the log: what
+/// the stages themselves sustain.
+async fn stages_alone(all: &[Vec<u8>], mib: f64) {
+    let batch = dataplane::destination::Batch::from_records(0, 1, all.iter().map(|r| r.as_slice()));
+    let spec: crds::DataFormatConversionConfiguration = serde_json::from_value(json!({
+        "schemaConfiguration": {"columns": [
+            {"name": "num", "type": "bigint"}, {"name": "part", "type": "int"},
+            {"name": "status", "type": "int"}, {"name": "path", "type": "string"},
+            {"name": "agent", "type": "string"}, {"name": "ts", "type": "timestamp"}
+        ]}
+    }))
+    .expect("conversion spec");
+    let converter = dataplane::convert::Converter::build(&spec).expect("converter");
+    let started = Instant::now();
+    let out = converter.convert(&batch);
+    let secs = started.elapsed().as_secs_f64();
+    assert!(out.failed.is_empty() && out.parquet.is_some());
+    println!(
+        "Parquet conversion alone, one core: {:.1} MiB/s of JSON ({:.0} records/s)",
+        mib / secs,
+        all.len() as f64 / secs
+    );
+    let delivery: crds::ObjectDelivery = serde_json::from_value(json!({
+        "prefix": "p=!{partitionKeyFromQuery:p}/",
+        "errorOutputPrefix": "errors/!{firehose:error-output-type}/",
+        "dynamicPartitioningConfiguration": {"enabled": true},
+        "processingConfiguration": {"enabled": true, "processors": [
+            {"type": "MetadataExtraction", "metadataExtraction": {"query": "{p: .p100}"}}
+        ]}
+    }))
+    .expect("delivery spec");
+    let partitioner = dataplane::partition::Partitioner::build(&delivery)
+        .expect("partitioner")
+        .expect("enabled");
+    let started = Instant::now();
+    let split = partitioner.split(batch.clone(), Vec::new()).await;
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(split.partitions, 100);
+    let started = Instant::now();
+    let jq_query: crds::ObjectDelivery = serde_json::from_value(json!({
+        "prefix": "p=!{partitionKeyFromQuery:p}/",
+        "errorOutputPrefix": "errors/!{firehose:error-output-type}/",
+        "dynamicPartitioningConfiguration": {"enabled": true},
+        "processingConfiguration": {"enabled": true, "processors": [
+            {"type": "MetadataExtraction", "metadataExtraction": {"query": "{p: (.part % 100)}"}}
+        ]}
+    }))
+    .expect("delivery spec");
+    let slow = dataplane::partition::Partitioner::build(&jq_query)
+        .expect("partitioner")
+        .expect("enabled");
+    let batch = dataplane::destination::Batch::from_records(0, 1, all.iter().map(|r| r.as_slice()));
+    let split_jq = slow.split(batch, Vec::new()).await;
+    let jq_secs = started.elapsed().as_secs_f64();
+    assert_eq!(split_jq.partitions, 100);
+    println!(
+        "Partitioning alone with a computed key (jaq: {{p: (.part % 100)}}), one core: {:.1} MiB/s",
+        mib / jq_secs
+    );
+    println!(
+        "Partitioning alone (JQ key extraction + grouping, 100 partitions), one core: {:.1} MiB/s ({:.0} records/s)",
+        mib / secs,
+        all.len() as f64 / secs
+    );
 }

@@ -13,6 +13,8 @@ use crds::{Deserializer, InputFormatConfiguration, SchemaConfiguration};
 pub struct Normalizer {
     /// (column, the key it reads after normalisation, is a timestamp, is a date).
     columns: Vec<(String, String, bool, bool)>,
+    /// Normalised key → column index.
+    index: HashMap<String, usize>,
     case_insensitive: bool,
     dots_to_underscores: bool,
     /// Hive SerDe timestamp formats (chrono patterns), or `millis`.
@@ -41,6 +43,7 @@ impl Normalizer {
         };
         let mut out = Self {
             columns: Vec::new(),
+            index: HashMap::new(),
             case_insensitive,
             dots_to_underscores: dots,
             timestamp_formats: formats,
@@ -55,22 +58,30 @@ impl Normalizer {
             let key = out.normalize_key(&key);
             let ts = matches!(field.data_type(), DataType::Timestamp(..));
             let date = matches!(field.data_type(), DataType::Date32);
+            out.index.entry(key.clone()).or_insert(out.columns.len());
             out.columns.push((name, key, ts, date));
         }
         out
     }
 
     fn normalize_key(&self, key: &str) -> String {
-        let k = if self.dots_to_underscores {
+        self.normalized(key).into_owned()
+    }
+
+    /// The key as columns are looked up: allocates only when it changes.
+    fn normalized<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        use std::borrow::Cow;
+        let dots = self.dots_to_underscores && key.contains('.');
+        let upper = self.case_insensitive && key.chars().any(char::is_uppercase);
+        if !dots && !upper {
+            return Cow::Borrowed(key);
+        }
+        let k = if dots {
             key.replace('.', "_")
         } else {
             key.to_owned()
         };
-        if self.case_insensitive {
-            k.to_lowercase()
-        } else {
-            k
-        }
+        Cow::Owned(if upper { k.to_lowercase() } else { k })
     }
 
     /// The record as an object of the schema's columns.
@@ -81,13 +92,15 @@ impl Normalizer {
         let Value::Object(map) = value else {
             return Err(parse("the record is JSON but not an object".into()));
         };
-        let mut by_key: HashMap<String, Value> = HashMap::with_capacity(map.len());
+        let mut slots: Vec<Option<Value>> = vec![None; self.columns.len()];
         for (k, v) in map {
-            by_key.insert(self.normalize_key(&k), v);
+            if let Some(&i) = self.index.get(self.normalized(&k).as_ref()) {
+                slots[i] = Some(v);
+            }
         }
         let mut row = Map::with_capacity(self.columns.len());
-        for (column, key, ts, date) in &self.columns {
-            let Some(v) = by_key.remove(key) else {
+        for ((column, _, ts, date), slot) in self.columns.iter().zip(slots) {
+            let Some(v) = slot else {
                 continue;
             };
             let v = match (&v, ts, date) {
