@@ -89,9 +89,51 @@ fn processing(p: &crds::ProcessingConfiguration) -> Value {
         "Enabled": p.enabled,
         "Processors": p.processors.iter().map(|p| json!({
             "Type": p.r#type,
-            "Parameters": [],
+            "Parameters": parameters(p)
+                .into_iter()
+                .map(|(name, value)| json!({"ParameterName": name, "ParameterValue": value}))
+                .collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// A processor's typed fields as Firehose's name/value parameters.
+fn parameters(p: &crds::Processor) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(l) = &p.lambda {
+        out.push(("LambdaArn", l.url.clone()));
+        out.push(("NumberOfRetries", l.number_of_retries.to_string()));
+        out.push(("BufferSizeInMBs", l.buffer_size_in_mbs.to_string()));
+        out.push((
+            "BufferIntervalInSeconds",
+            l.buffer_interval_in_seconds.to_string(),
+        ));
+    }
+    if let Some(d) = &p.record_de_aggregation {
+        let kind = match d.sub_record_type {
+            crds::SubRecordType::Json => "JSON",
+            crds::SubRecordType::Delimited => "DELIMITED",
+            crds::SubRecordType::Kpl => "KPL",
+        };
+        out.push(("SubRecordType", kind.to_owned()));
+        if let Some(delim) = &d.delimiter {
+            out.push(("Delimiter", delim.clone()));
+        }
+    }
+    if p.decompression.is_some() {
+        out.push(("CompressionFormat", "GZIP".to_owned()));
+    }
+    if let Some(c) = &p.cloud_watch_log_processing {
+        out.push((
+            "DataMessageExtraction",
+            c.data_message_extraction.to_string(),
+        ));
+    }
+    if let Some(m) = &p.metadata_extraction {
+        out.push(("MetadataExtractionQuery", m.query.clone()));
+        out.push(("JsonParsingEngine", m.json_parsing_engine.clone()));
+    }
+    out
 }
 
 /// The description of a non-object destination, in Firehose's shape for it.
@@ -233,5 +275,24 @@ mod tests {
         assert_eq!(s["HECAcknowledgmentTimeoutInSeconds"], 180);
         assert_eq!(s["BufferingHints"]["IntervalInSeconds"], 60);
         assert_eq!(s["S3BackupMode"], "FailedEventsOnly");
+    }
+
+    #[test]
+    fn processors_are_described_as_firehose_parameters() {
+        let d = describe(
+            "    local:\n      processingConfiguration:\n        enabled: true\n        processors:\n        - type: Lambda\n          lambda: {url: \"http://t:8080/\"}\n",
+        );
+        let p =
+            &d["Destinations"][0]["ExtendedS3DestinationDescription"]["ProcessingConfiguration"];
+        assert_eq!(p["Enabled"], true);
+        assert_eq!(p["Processors"][0]["Type"], "Lambda");
+        assert_eq!(
+            p["Processors"][0]["Parameters"][0],
+            json!({"ParameterName": "LambdaArn", "ParameterValue": "http://t:8080/"})
+        );
+        assert_eq!(
+            p["Processors"][0]["Parameters"][1],
+            json!({"ParameterName": "NumberOfRetries", "ParameterValue": "3"})
+        );
     }
 }
