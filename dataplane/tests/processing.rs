@@ -47,8 +47,9 @@ impl Service {
     ) -> Self {
         let (m, inv) = (mode.clone(), invocations.clone());
         let route = warp::post()
+            .and(warp::header::optional::<String>("authorization"))
             .and(warp::body::json())
-            .then(move |event: Value| {
+            .then(move |authorization: Option<String>, event: Value| {
                 let (m, inv) = (m.clone(), inv.clone());
                 async move {
                     let current = {
@@ -62,7 +63,9 @@ impl Service {
                         }
                         current
                     };
-                    inv.lock().expect("invocations").push(event.clone());
+                    let mut seen = event.clone();
+                seen["authorization"] = json!(authorization);
+                inv.lock().expect("invocations").push(seen);
                     if current == Mode::Slow {
                         tokio::time::sleep(Duration::from_secs(3)).await;
                     }
@@ -218,10 +221,18 @@ async fn transformation_results_and_the_processing_failed_output() {
     // The first two invocations fail with 500: retried (numberOfRetries 3 by default).
     let service = Service::start(Mode::Error, 2).await;
     let tmp = tempfile::tempdir().expect("tmp");
+    common::sinks::write_secret(tmp.path(), "transform-auth", &[("token", "t0ken\n")]);
+    let secrets = tmp.path().join("secrets");
     let h = Hydrant::start(
         tmp.path(),
-        &manifest("shout", &lambda(&service.url(), ", bufferSizeInMBs: 0.2")),
-        &[],
+        &manifest(
+            "shout",
+            &lambda(
+                &service.url(),
+                ", bufferSizeInMBs: 0.2, authSecret: transform-auth",
+            ),
+        ),
+        &[("HYDRANT_SECRETS_DIR", secrets.to_str().expect("utf8"))],
     )
     .await;
     let records: Vec<Vec<u8>> = (0..3000)
@@ -265,6 +276,10 @@ async fn transformation_results_and_the_processing_failed_output() {
     let invocations = service.invocations();
     assert!(invocations.len() > 3, "{} invocations", invocations.len());
     for event in &invocations {
+        assert_eq!(
+            event["authorization"], "Bearer t0ken",
+            "the token from the Secret"
+        );
         assert!(event["invocationId"].is_string());
         assert_eq!(
             event["deliveryStreamArn"],
