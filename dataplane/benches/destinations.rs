@@ -13,8 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use common::Hydrant;
 use common::moto::Moto;
 use common::opensearch::OpenSearch;
@@ -35,55 +33,6 @@ fn records(n: usize) -> Vec<Vec<u8>> {
             .into_bytes()
         })
         .collect()
-}
-
-/// Puts every record (4 connections × 500 per request); returns the load time.
-async fn load(url: &str, stream: &str, records: &[Vec<u8>]) -> Duration {
-    let bodies: Vec<String> = records
-        .chunks(500)
-        .map(|c| {
-            let recs: Vec<_> = c
-                .iter()
-                .map(|r| json!({"Data": STANDARD.encode(r)}))
-                .collect();
-            json!({"DeliveryStreamName": stream, "Records": recs}).to_string()
-        })
-        .collect();
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let (bodies, next, url) = (bodies.clone(), next.clone(), url.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(body) = bodies.get(i) else { break };
-                loop {
-                    let r = client
-                        .post(&url)
-                        .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
-                        .header("Content-Type", "application/x-amz-json-1.1")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("put");
-                    if r.status() == 200 {
-                        let v: Value = r.json().await.expect("json");
-                        assert_eq!(v["FailedPutCount"], 0);
-                        break;
-                    }
-                    // 503 "Slow down." while the log is full: back off and put again.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("load task");
-    }
-    started.elapsed()
 }
 
 struct Row {
@@ -113,7 +62,7 @@ async fn run(
     )
     .await;
     let started = Instant::now();
-    let load_time = load(&h.ingest_url(), name, all).await;
+    let load_time = common::sinks::put_concurrently(&h.ingest_url(), name, all).await;
     h.wait_drained(Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     let row = Row {

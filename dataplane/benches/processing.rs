@@ -10,12 +10,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use common::Hydrant;
 use serde_json::{Value, json};
 use warp::Filter;
@@ -32,50 +28,6 @@ fn records(n: usize) -> Vec<Vec<u8>> {
             .into_bytes()
         })
         .collect()
-}
-
-async fn load(url: &str, stream: &str, records: &[Vec<u8>]) {
-    let bodies: Arc<Vec<String>> = Arc::new(
-        records
-            .chunks(500)
-            .map(|c| {
-                let recs: Vec<_> = c
-                    .iter()
-                    .map(|r| json!({"Data": STANDARD.encode(r)}))
-                    .collect();
-                json!({"DeliveryStreamName": stream, "Records": recs}).to_string()
-            })
-            .collect(),
-    );
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let (bodies, next, url) = (bodies.clone(), next.clone(), url.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(body) = bodies.get(i) else { break };
-                loop {
-                    let r = client
-                        .post(&url)
-                        .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
-                        .header("Content-Type", "application/x-amz-json-1.1")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("put");
-                    if r.status() == 200 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("load");
-    }
 }
 
 /// A transformation service that returns every record unchanged.
@@ -117,7 +69,7 @@ async fn run(name: &str, manifest: &str, all: &[Vec<u8>], count: Counter) -> (f6
     let tmp = tempfile::tempdir().expect("tmp");
     let h = Hydrant::start(tmp.path(), manifest, &[]).await;
     let started = Instant::now();
-    load(&h.ingest_url(), name, all).await;
+    common::sinks::put_concurrently(&h.ingest_url(), name, all).await;
     h.wait_drained(Duration::from_secs(900)).await;
     let secs = started.elapsed().as_secs_f64();
     (secs, count(&tmp.path().join("out")))

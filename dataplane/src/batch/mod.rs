@@ -304,10 +304,11 @@ impl Pipeline {
         let mut failed: Vec<(usize, Failure)> = Vec::new();
         while !pending.is_empty() {
             attempts += 1;
+            // The first attempt (and every retry of a whole batch) borrows the batch.
             let attempt = if pending.len() == batch.len() {
-                batch.clone()
+                std::borrow::Cow::Borrowed(&batch)
             } else {
-                batch.subset(&pending)
+                std::borrow::Cow::Owned(batch.subset(&pending))
             };
             let outcome = self
                 .destination

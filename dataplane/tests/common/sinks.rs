@@ -2,6 +2,9 @@
 //! need, and reading back their error output and backups from the S3-compatible server.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -101,4 +104,54 @@ pub async fn backup_bytes(moto: &Moto, bucket: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Puts every record over 4 connections, 500 per request, putting a request again while the log
+/// answers 503 (benchmarks); returns the load time.
+pub async fn put_concurrently(url: &str, stream: &str, records: &[Vec<u8>]) -> Duration {
+    let bodies: Vec<String> = records
+        .chunks(500)
+        .map(|c| {
+            let recs: Vec<_> = c
+                .iter()
+                .map(|r| json!({"Data": STANDARD.encode(r)}))
+                .collect();
+            json!({"DeliveryStreamName": stream, "Records": recs}).to_string()
+        })
+        .collect();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (bodies, next, url) = (bodies.clone(), next.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(body) = bodies.get(i) else { break };
+                loop {
+                    let r = client
+                        .post(&url)
+                        .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
+                        .header("Content-Type", "application/x-amz-json-1.1")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("put");
+                    if r.status() == 200 {
+                        let v: Value = r.json().await.expect("json");
+                        assert_eq!(v["FailedPutCount"], 0);
+                        break;
+                    }
+                    // 503 "Slow down." while the log is full: back off and put again.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    started.elapsed()
 }
