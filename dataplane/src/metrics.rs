@@ -170,11 +170,11 @@ impl Metrics {
             processing_duration,
             partition_count: gauge(
                 "active_partitions",
-                "Dynamic partitions in the latest delivery batch (PartitionCount)",
+                "Active dynamic partitions: buffers holding records or being delivered (PartitionCount)",
             )?,
             partition_count_exceeded: gauge(
                 "partition_count_exceeded",
-                "1 when the latest batch had more partitions than activePartitionLimit (PartitionCountExceeded)",
+                "1 when the latest batch met the activePartitionLimit and records went to the error output (PartitionCountExceeded)",
             )?,
             processing_records: counter_vec(
                 "processing_records_total",

@@ -13,6 +13,8 @@ use crate::batch::{BatchConfig, Pipeline, Progress};
 use crate::ingest::sigv4::Credentials;
 use crate::ingest::{Ingest, StreamIdentity, describe};
 use crate::metrics::Metrics;
+use crate::partition::Partitioning;
+use crate::partition::buffers::{BufferConfig, Buffers};
 use crate::process::Processing;
 use crate::server::Observed;
 use crate::status::DeliveryHealth;
@@ -121,17 +123,37 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
 
     let health = Arc::new(DeliveryHealth::default());
     let progress = Arc::new(Progress::new(recovery.delivered));
+    let batch_config = BatchConfig::from_hints(&spec.destination.buffering_hints());
+    let partitioner = match spec.destination.object_delivery() {
+        Some(d) => {
+            crate::partition::Partitioner::build(d).context("configuring dynamic partitioning")?
+        }
+        None => None,
+    };
+    let partitioning = match partitioner {
+        None => None,
+        Some(partitioner) => {
+            let config = BufferConfig {
+                dir: wal_dir.join("partitions"),
+                size_bytes: batch_config.size_bytes,
+                interval_ms: batch_config.interval.as_millis() as u64,
+                limit: partitioner.limit(),
+            };
+            let buffers = Buffers::new(config)
+                .with_context(|| format!("preparing {}", wal_dir.join("partitions").display()))?;
+            Some(Arc::new(Partitioning {
+                partitioner,
+                buffers,
+                pressure_bytes: max_bytes / 2,
+            }))
+        }
+    };
     let pipeline = Pipeline {
         wal: wal.clone(),
         destination: built.destination,
         s3_output: built.s3_output,
         source_backup: built.source_backup,
-        partitioner: match spec.destination.object_delivery() {
-            Some(d) => crate::partition::Partitioner::build(d)
-                .context("configuring dynamic partitioning")?
-                .map(Arc::new),
-            None => None,
-        },
+        partitioning: partitioning.clone(),
         processing: Processing::build(
             spec.destination.processing(),
             &identity_arn,
@@ -143,7 +165,11 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         metrics: metrics.clone(),
         health: health.clone(),
         progress: progress.clone(),
-        config: BatchConfig::from_hints(&spec.destination.buffering_hints()),
+        config: if partitioning.is_some() {
+            batch_config.for_partition_buffers()
+        } else {
+            batch_config
+        },
         delivered: Arc::new(watch::channel(recovery.delivered).0),
     };
     let (stop_batcher, batcher_stop_rx) = watch::channel(false);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::sinks::put_records;
+use common::sinks::{put_records, put_until_accepted};
 use common::{Hydrant, metric_value, objects};
 use serde_json::{Value, json};
 use warp::Filter;
@@ -461,7 +461,9 @@ fn by_directory(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec
         }
         let (directory, file) = key.rsplit_once('/').expect("a directory");
         assert!(
-            file.starts_with("parts-1-") || file.starts_with("lambda-keys-1-"),
+            file.starts_with("parts-1-")
+                || file.starts_with("lambda-keys-1-")
+                || file.starts_with("spans-1-"),
             "{key}"
         );
         out.entry(directory.to_owned())
@@ -588,10 +590,127 @@ async fn lambda_partition_keys_and_the_active_partition_limit() {
         metric_value(&metrics, "hydrant_partition_count_exceeded", &[]),
         Some(1.0)
     );
+    // A partition stops being active once its object is delivered.
     assert_eq!(
         metric_value(&metrics, "hydrant_active_partitions", &[]),
-        Some(2.0)
+        Some(0.0)
     );
+}
+
+/// Records of one partition, `pad` bytes each.
+fn keyed(key: &str, range: std::ops::Range<u32>, pad: usize) -> Vec<Vec<u8>> {
+    range
+        .map(|i| format!(r#"{{"k":"{key}","i":{i},"pad":"{}"}}"#, "x".repeat(pad)).into_bytes())
+        .collect()
+}
+
+/// Stream `spans`, partitioned by the records' `k`.
+fn keyed_stream(max_bytes: &str, hints: &str) -> String {
+    common::stream_manifest(
+        "spans",
+        max_bytes,
+        &format!(
+            "    local:
+      directory: ./out
+      prefix: \"k=!{{partitionKeyFromQuery:k}}/\"
+      errorOutputPrefix: \"errors/!{{firehose:error-output-type}}/\"
+      bufferingHints: {hints}
+      dynamicPartitioningConfiguration: {{enabled: true}}
+      processingConfiguration:
+        enabled: true
+        processors:
+        - type: MetadataExtraction
+          metadataExtraction: {{query: \"{{k: .k}}\", jsonParsingEngine: JQ-1.6}}
+        - type: AppendDelimiterToRecord
+"
+        ),
+    )
+}
+
+fn objects_under(dir: &std::path::Path, partition: &str) -> usize {
+    objects::local_objects(&dir.join("out"))
+        .iter()
+        .filter(|(key, _)| key.starts_with(&format!("k={partition}/")))
+        .count()
+}
+
+#[tokio::test]
+async fn partition_buffers_span_batches_and_flush_out_of_order_through_a_crash() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let manifest = keyed_stream("64Mi", "{sizeInMBs: 1, intervalInSeconds: 8}");
+    let mut h = Hydrant::start(tmp.path(), &manifest, &[]).await;
+    let url = h.ingest_url();
+    // One slow record first: it holds the oldest place in the log.
+    let slow = keyed("slow", 0..1, 10);
+    put_records(&url, "spans", &slow).await;
+    // `mid` fills over several batches (past the 64 KiB kept in memory, so it is spooled to
+    // disk) without reaching the size hint; `fast` passes 1 MiB and flushes at once.
+    let mid = keyed("mid", 0..300, 1000);
+    let fast = keyed("fast", 0..1200, 1000);
+    for i in 0..3 {
+        put_records(&url, "spans", &mid[i * 100..(i + 1) * 100]).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for chunk in fast.chunks(200) {
+        put_records(&url, "spans", chunk).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while objects_under(tmp.path(), "fast") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fast never flushed
+{}",
+            h.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // `fast` flushed before the older `slow` and `mid`, which are still buffered.
+    assert_eq!(objects_under(tmp.path(), "slow"), 0);
+    assert_eq!(objects_under(tmp.path(), "mid"), 0);
+    let spools = std::fs::read_dir(tmp.path().join("wal/partitions"))
+        .expect("spool directory")
+        .count();
+    assert!(spools >= 1, "mid's records are spooled to disk");
+    let metrics = h.metrics().await;
+    let active = metric_value(&metrics, "hydrant_active_partitions", &[]).expect("gauge");
+    assert!(active >= 2.0, "slow and mid are active: {active}");
+    // Buffered records are not delivered: the backlog counts them.
+    let status = h.status().await;
+    assert!(
+        status["backlogRecords"].as_u64().is_some_and(|n| n >= 301),
+        "{status}"
+    );
+
+    // A crash now: the checkpoint could not pass `slow`, so the log still has it and `mid`.
+    h.kill9();
+    h.restart().await;
+    h.wait_drained(Duration::from_secs(60)).await;
+    let got = by_directory(tmp.path());
+    let want = |records: &[Vec<u8>]| {
+        let mut v: Vec<String> = records
+            .iter()
+            .map(|r| String::from_utf8(r.clone()).expect("utf8"))
+            .collect();
+        v.sort();
+        v
+    };
+    for (key, records) in [("slow", &slow), ("mid", &mid), ("fast", &fast)] {
+        let mut lines = got.get(&format!("k={key}")).cloned().unwrap_or_default();
+        lines.dedup();
+        assert_eq!(lines, want(records), "k={key}");
+    }
+
+    // Three batches a second apart make one object: the buffer spans them.
+    let late = keyed("late", 0..30, 10);
+    for chunk in late.chunks(10) {
+        put_records(&url, "spans", chunk).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    h.wait_drained(Duration::from_secs(60)).await;
+    assert_eq!(objects_under(tmp.path(), "late"), 1);
+    let got = by_directory(tmp.path());
+    assert_eq!(got.get("k=late").cloned().unwrap_or_default(), want(&late));
+    assert!(errors(tmp.path(), "dynamic-partitioning-failed").is_empty());
 }
 
 #[tokio::test]
@@ -749,4 +868,42 @@ async fn kpl_aggregated_records_are_de_aggregated() {
             .expect("b64"),
         corrupt
     );
+}
+
+#[tokio::test]
+async fn a_filling_log_flushes_the_oldest_partition_instead_of_stalling_ingest() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Partitions that would wait 15 minutes, and a 16 MiB log: without early flushes the log
+    // fills after 16 MiB and refuses records until the interval passes.
+    let manifest = keyed_stream("16Mi", "{sizeInMBs: 128, intervalInSeconds: 900}");
+    let mut h = Hydrant::start(tmp.path(), &manifest, &[]).await;
+    let keys = ["a", "b", "c", "d"];
+    let records: Vec<Vec<u8>> = (0..40_000u32)
+        .map(|i| {
+            let key = keys[i as usize % keys.len()];
+            keyed(key, i..i + 1, 1000).remove(0)
+        })
+        .collect();
+    put_until_accepted(&h.ingest_url(), "spans", &records, Duration::from_secs(120)).await;
+    let status = h.terminate(Duration::from_secs(60)).await;
+    assert!(status.success(), "{}", h.log());
+    assert!(
+        h.log()
+            .contains("flushing the partition with its oldest record early"),
+        "{}",
+        h.log()
+    );
+    let got = by_directory(tmp.path());
+    for key in keys {
+        let mut lines = got.get(&format!("k={key}")).cloned().unwrap_or_default();
+        lines.dedup();
+        let mut want: Vec<String> = records
+            .iter()
+            .map(|r| String::from_utf8(r.clone()).expect("utf8"))
+            .filter(|r| r.starts_with(&format!(r#"{{"k":"{key}""#)))
+            .collect();
+        want.sort();
+        assert_eq!(lines.len(), want.len(), "k={key}");
+        assert_eq!(lines, want, "k={key}");
+    }
 }

@@ -15,6 +15,8 @@ use crate::destination::backup::{FailedRecord, S3Output, error_line};
 use crate::destination::retry::Backoff;
 use crate::destination::{Batch, Destination, Failure, RecordMeta, RecordOutcome};
 use crate::metrics::Metrics;
+use crate::partition::Partitioning;
+use crate::partition::buffers::Flush;
 use crate::process::Processing;
 use crate::status::DeliveryHealth;
 use crate::wal::{Wal, WalReader};
@@ -33,6 +35,16 @@ pub struct BatchConfig {
 const IN_FLIGHT_BYTES: usize = 32 << 20;
 
 impl BatchConfig {
+    /// With dynamic partitioning the partition buffers apply the hints; batches read from the
+    /// log are cut small and early so records reach their partition promptly.
+    pub fn for_partition_buffers(self) -> Self {
+        Self {
+            size_bytes: self.size_bytes.min(8 << 20),
+            interval: self.interval.min(Duration::from_millis(200)),
+            ..self
+        }
+    }
+
     pub fn from_hints(hints: &crds::BufferingHints) -> Self {
         let size_bytes = (hints.size_in_mbs.max(1) as usize) << 20;
         Self {
@@ -89,7 +101,7 @@ pub struct Pipeline {
     /// Where untransformed source records are backed up (`s3BackupMode: Enabled`).
     pub source_backup: Option<Arc<S3Output>>,
     /// Dynamic partitioning (object destinations).
-    pub partitioner: Option<Arc<crate::partition::Partitioner>>,
+    pub partitioning: Option<Arc<Partitioning>>,
     pub metrics: Metrics,
     pub health: Arc<DeliveryHealth>,
     pub progress: Arc<Progress>,
@@ -121,6 +133,11 @@ impl Pipeline {
     /// Runs until `shutdown` turns true, then delivers everything durable and returns.
     pub async fn run(self, mut reader: WalReader, mut shutdown: watch::Receiver<bool>) {
         let checkpoints = tokio::spawn(checkpointer(self.wal.clone(), self.delivered.subscribe()));
+        let (drain_partitions, drain_rx) = watch::channel(false);
+        let flusher = self
+            .partitioning
+            .clone()
+            .map(|p| tokio::spawn(self.clone().flusher(p, drain_rx)));
         let budget = self.config.max_in_flight_bytes.min(u32::MAX as usize);
         let in_flight = Arc::new(Semaphore::new(budget));
         let mut tasks = JoinSet::new();
@@ -215,6 +232,13 @@ impl Pipeline {
             }
         }
         while tasks.join_next().await.is_some() {}
+        if let Some(flusher) = flusher {
+            // Every batch is in its partition buffers: deliver them all.
+            drain_partitions.send_replace(true);
+            if let Err(e) = flusher.await {
+                tracing::error!(error = %e, "partition flusher failed");
+            }
+        }
         // Dropping every sender ends the checkpointer after a final checkpoint.
         let Pipeline { delivered, .. } = self;
         drop(delivered);
@@ -249,28 +273,49 @@ impl Pipeline {
                 (processed.batch, processed.lambda_keys)
             }
         };
-        let parts = match &self.partitioner {
-            None => vec![batch],
-            Some(p) => {
-                let split = p.split(batch, lambda_keys).await;
-                self.metrics.partition_count.set(split.partitions as i64);
-                self.metrics
-                    .partition_count_exceeded
-                    .set(i64::from(split.exceeded));
-                if !split.failed.is_empty() {
-                    self.write_failed_records(crate::partition::ERROR_TYPE, &split.failed)
-                        .await;
-                }
-                split.parts
+        let Some(partitioning) = &self.partitioning else {
+            self.deliver_part(batch).await;
+            self.complete(first_seq, end_seq);
+            return;
+        };
+        let split = partitioning.partitioner.split(batch, lambda_keys).await;
+        let parts = split.parts;
+        let p = partitioning.clone();
+        let added =
+            tokio::task::spawn_blocking(move || p.buffers.add(first_seq, end_seq, parts)).await;
+        let added = match added {
+            Ok(added) => added,
+            Err(e) => {
+                // The batch is not in any buffer, so it never completes: the log keeps it
+                // and a restart delivers it.
+                tracing::error!(error = %e, first_seq, "buffering a batch's partitions failed");
+                return;
             }
         };
-        futures::future::join_all(parts.into_iter().map(|part| self.deliver_part(part))).await;
+        self.metrics.partition_count.set(added.active as i64);
+        self.metrics
+            .partition_count_exceeded
+            .set(i64::from(added.exceeded));
+        let mut failed = split.failed;
+        failed.extend(added.failed);
+        if !failed.is_empty() {
+            self.write_failed_records(crate::partition::ERROR_TYPE, &failed)
+                .await;
+        }
+        for (first, end) in partitioning.buffers.release(first_seq) {
+            self.complete(first, end);
+        }
+    }
+
+    /// The log range `[first, end)` is delivered (or in its error output): move the
+    /// checkpoint target over it once everything before it is too.
+    fn complete(&self, first: u64, end: u64) {
         let advanced = self
             .progress
             .tracker
             .lock()
             .ok()
-            .and_then(|mut t| t.complete(first_seq, end_seq));
+            .and_then(|mut t| t.complete(first, end));
         if let Some(delivered) = advanced {
             // Deliveries finish concurrently: never move the checkpoint target backwards.
             self.delivered.send_if_modified(|current| {
@@ -280,6 +325,108 @@ impl Pipeline {
                 }
                 advance
             });
+        }
+    }
+
+    /// Flushes partition buffers as they fill or age, and early when the log is filling up;
+    /// when `drain` turns true, flushes every buffer and returns once all are delivered.
+    async fn flusher(self, partitioning: Arc<Partitioning>, mut drain: watch::Receiver<bool>) {
+        let buffers = &partitioning.buffers;
+        let budget = self.config.max_in_flight_bytes.min(u32::MAX as usize);
+        let in_flight = Arc::new(Semaphore::new(budget));
+        let pressure_flush = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut tasks = JoinSet::new();
+        let spawn = |tasks: &mut JoinSet<()>,
+                     flush: Flush,
+                     pressure: Option<Arc<std::sync::atomic::AtomicBool>>| {
+            let pipeline = self.clone();
+            let partitioning = partitioning.clone();
+            let in_flight = in_flight.clone();
+            tasks.spawn(async move {
+                let cost = flush.bytes().clamp(1, budget) as u32;
+                let Ok(_permit) = in_flight.acquire_many_owned(cost).await else {
+                    return;
+                };
+                pipeline.flush_partition(&partitioning, flush).await;
+                if let Some(flag) = pressure {
+                    flag.store(false, Ordering::Release);
+                }
+            });
+        };
+        loop {
+            while tasks.try_join_next().is_some() {}
+            for flush in buffers.take_due(crate::ingest::now_ms()) {
+                spawn(&mut tasks, flush, None);
+            }
+            if self.wal.stats().disk_bytes > partitioning.pressure_bytes
+                && !pressure_flush.load(Ordering::Acquire)
+                && let Some(flush) = buffers.take_oldest()
+            {
+                tracing::info!(
+                    records = flush.records(),
+                    "the log is filling up: flushing the partition with its oldest record early"
+                );
+                pressure_flush.store(true, Ordering::Release);
+                spawn(&mut tasks, flush, Some(pressure_flush.clone()));
+            }
+            if *drain.borrow() {
+                break;
+            }
+            // Polled at least every 200 ms: for the log's size and for intervals.
+            let wait = buffers
+                .next_deadline_ms()
+                .map(|d| d.saturating_sub(crate::ingest::now_ms()))
+                .unwrap_or(u64::MAX)
+                .min(200);
+            tokio::select! {
+                _ = buffers.ready.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                changed = drain.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        for flush in buffers.take_all() {
+            spawn(&mut tasks, flush, None);
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Delivers one partition buffer as an object, then completes the batches it finishes.
+    async fn flush_partition(&self, partitioning: &Partitioning, flush: Flush) {
+        let mut backoff = Backoff::default();
+        let mut flush = flush;
+        let (flush, batch) = loop {
+            let read = tokio::task::spawn_blocking(move || {
+                let read = flush.read();
+                (flush, read)
+            })
+            .await;
+            let Ok((flush_back, read)) = read else {
+                // Only a panic gets here. The batches stay incomplete, so the log keeps them
+                // and a restart delivers them.
+                tracing::error!("reading a partition spool panicked");
+                return;
+            };
+            match read {
+                Ok(batch) => break (flush_back, batch),
+                Err(e) => {
+                    // Its records are still in the log; keep trying (a restart replays them).
+                    let delay = backoff.next_delay();
+                    tracing::error!(error = %e, retry_in_ms = delay.as_millis() as u64, "reading a partition spool failed; retrying");
+                    self.health.error(format!("partition spool: {e}"));
+                    tokio::time::sleep(delay).await;
+                    flush = flush_back;
+                }
+            }
+        };
+        self.deliver_part(batch).await;
+        let (completed, active) = partitioning.buffers.delivered(flush);
+        self.metrics.partition_count.set(active as i64);
+        for (first, end) in completed {
+            self.complete(first, end);
         }
     }
 }

@@ -1,14 +1,13 @@
-//! Dynamic partitioning (firehose.md §5): the records of a delivery batch are grouped by the
-//! partition keys their prefix names and each group becomes its own object.
+//! Dynamic partitioning (firehose.md §5): the records of each batch read from the log are
+//! grouped by the partition keys their prefix names, and each group joins its partition's
+//! buffer ([`buffers`]), which becomes an object when it is full or old enough.
 //!
 //! Keys come from a `MetadataExtraction` JQ query run on each (processed) record and from the
-//! transformation's `metadata.partitionKeys`. Partitions are cut per delivery batch, so memory
-//! stays bounded by the bytes in flight whatever the number of partitions, and the log's
-//! checkpoint moves only when every partition of a batch is written: partitions never flush
-//! out of order with respect to the log. The price is object size: with many partitions each
-//! object holds about batch size / partitions.
+//! transformation's `metadata.partitionKeys`.
 
+pub mod buffers;
 mod jq;
+mod spool;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,7 +32,6 @@ pub struct Split {
     pub parts: Vec<Batch>,
     pub failed: Vec<FailedRecord>,
     pub partitions: usize,
-    pub exceeded: bool,
 }
 
 impl Partitioner {
@@ -55,6 +53,11 @@ impl Partitioner {
             refs: prefix.partition_keys().map(str::to_owned).collect(),
             limit: dp.active_partition_limit.max(1) as usize,
         }))
+    }
+
+    /// `activePartitionLimit`.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Groups `batch` by partition; `lambda_keys` (empty, or one per record) are the
@@ -127,35 +130,29 @@ impl Partitioner {
             groups.entry(partition).or_default().push(i);
         }
         let partitions = order.len();
-        let exceeded = partitions > self.limit;
-        let mut parts = Vec::with_capacity(partitions.min(self.limit));
-        for (n, partition) in order.into_iter().enumerate() {
-            let indices = groups.remove(&partition).unwrap_or_default();
-            if n >= self.limit {
-                for i in indices {
-                    fail(
-                        &mut failed,
-                        i,
-                        Failure::new(
-                            "DynamicPartitioning.PartitionCountExceeded",
-                            format!(
-                                "the batch has {partitions} partitions; the limit is {}",
-                                self.limit
-                            ),
-                        ),
-                    );
-                }
-                continue;
-            }
-            let mut part = batch.subset(&indices);
-            part.partition = Some(Arc::new(partition));
-            parts.push(part);
-        }
+        let parts = order
+            .into_iter()
+            .map(|partition| {
+                let indices = groups.remove(&partition).unwrap_or_default();
+                let mut part = batch.subset(&indices);
+                part.partition = Some(Arc::new(partition));
+                part
+            })
+            .collect();
         Split {
             parts,
             failed,
             partitions,
-            exceeded,
         }
     }
+}
+
+/// Dynamic partitioning of a stream: how records are keyed and where they wait.
+pub struct Partitioning {
+    pub partitioner: Partitioner,
+    pub buffers: buffers::Buffers,
+    /// When the log holds more than this, the partition holding its oldest record flushes
+    /// early so the checkpoint can move (otherwise slow partitions could fill the log and
+    /// stop ingest until their interval passes).
+    pub pressure_bytes: u64,
 }

@@ -54,21 +54,65 @@ pub fn s3_configuration(moto: &Moto, bucket: &str, extra: &str) -> String {
 pub async fn put_records(ingest_url: &str, stream: &str, records: &[Vec<u8>]) {
     let client = reqwest::Client::new();
     for chunk in records.chunks(500) {
-        let body: Vec<_> = chunk
-            .iter()
-            .map(|r| json!({"Data": STANDARD.encode(r)}))
-            .collect();
-        let r = client
-            .post(ingest_url)
-            .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
-            .header("Content-Type", "application/x-amz-json-1.1")
-            .body(json!({"DeliveryStreamName": stream, "Records": body}).to_string())
-            .send()
-            .await
-            .expect("put");
+        let r = put_batch(&client, ingest_url, stream, chunk).await;
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.expect("json");
         assert_eq!(v["FailedPutCount"], 0, "{v}");
+    }
+}
+
+async fn put_batch<R: AsRef<[u8]>>(
+    client: &reqwest::Client,
+    ingest_url: &str,
+    stream: &str,
+    records: &[R],
+) -> reqwest::Response {
+    let body: Vec<_> = records
+        .iter()
+        .map(|r| json!({"Data": STANDARD.encode(r.as_ref())}))
+        .collect();
+    client
+        .post(ingest_url)
+        .header("X-Amz-Target", "Firehose_20150804.PutRecordBatch")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(json!({"DeliveryStreamName": stream, "Records": body}).to_string())
+        .send()
+        .await
+        .expect("put")
+}
+
+/// Puts `records`, re-sending what the stream refuses (a full log answers 503 or fails
+/// records), for at most `within`.
+pub async fn put_until_accepted(
+    ingest_url: &str,
+    stream: &str,
+    records: &[Vec<u8>],
+    within: std::time::Duration,
+) {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + within;
+    for chunk in records.chunks(500) {
+        let mut pending: Vec<&Vec<u8>> = chunk.iter().collect();
+        while !pending.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stream stopped accepting records"
+            );
+            let r = put_batch(&client, ingest_url, stream, &pending).await;
+            if r.status() == 200 {
+                let v: Value = r.json().await.expect("json");
+                let results = v["RequestResponses"].as_array().expect("responses");
+                pending = pending
+                    .into_iter()
+                    .zip(results)
+                    .filter(|(_, res)| res.get("ErrorCode").is_some_and(|c| !c.is_null()))
+                    .map(|(r, _)| r)
+                    .collect();
+            }
+            if !pending.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 

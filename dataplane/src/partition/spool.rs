@@ -1,0 +1,182 @@
+//! A partition buffer's records on disk: frames of (sequence number, arrival, sub-record,
+//! length, bytes) appended to a file in the log's directory.
+//!
+//! A spool is never synced: the log stays the source of truth, since its checkpoint cannot
+//! pass a record until that record's partition is delivered. After a crash the spool
+//! directory is emptied and the records are read again from the log.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::destination::RecordMeta;
+
+/// Bytes gathered in memory before they are written to the file: small partitions never
+/// touch the disk, and 500 busy partitions hold at most 500 × this in memory.
+const WRITE_BUFFER: usize = 64 << 10;
+
+/// Frame header: sequence number, arrival (ms), sub-record index, length.
+const HEADER: usize = 8 + 8 + 4 + 4;
+
+#[derive(Debug)]
+pub struct Spool {
+    path: PathBuf,
+    file: Option<File>,
+    pending: Vec<u8>,
+    /// Writing the file failed once: the rest stays in memory (the log still has it all).
+    memory_only: bool,
+}
+
+impl Spool {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: None,
+            pending: Vec::new(),
+            memory_only: false,
+        }
+    }
+
+    /// Appends one record. The file is created on the first write that overflows memory; if
+    /// the disk refuses, the records stay in memory rather than fail the batch.
+    pub fn append(&mut self, meta: &RecordMeta, record: &[u8]) {
+        self.pending.extend_from_slice(&meta.seq.to_le_bytes());
+        self.pending
+            .extend_from_slice(&meta.arrival_ms.to_le_bytes());
+        self.pending.extend_from_slice(&meta.sub.to_le_bytes());
+        self.pending
+            .extend_from_slice(&(record.len() as u32).to_le_bytes());
+        self.pending.extend_from_slice(record);
+        if self.pending.len() >= WRITE_BUFFER
+            && !self.memory_only
+            && let Err(e) = self.write_out()
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "writing a partition spool failed; its records stay in memory");
+            self.memory_only = true;
+        }
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(
+                OpenOptions::new()
+                    .create(true)
+                    .truncate(true)
+                    .read(true)
+                    .write(true)
+                    .open(&self.path)?,
+            ),
+        };
+        file.write_all(&self.pending)?;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Every record appended, in order: the records' bytes concatenated and where each sits.
+    pub fn read(&self) -> io::Result<(Vec<u8>, Vec<RecordMeta>)> {
+        let mut frames = Vec::new();
+        if self.file.is_some() {
+            File::open(&self.path)?.read_to_end(&mut frames)?;
+        }
+        frames.extend_from_slice(&self.pending);
+        let mut data = Vec::with_capacity(frames.len());
+        let mut metas = Vec::new();
+        let mut at = 0;
+        while at < frames.len() {
+            let header = frames
+                .get(at..at + HEADER)
+                .ok_or_else(|| corrupt(&self.path))?;
+            let u64_at = |i: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&header[i..i + 8]);
+                u64::from_le_bytes(b)
+            };
+            let u32_at = |i: usize| {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(&header[i..i + 4]);
+                u32::from_le_bytes(b)
+            };
+            let (seq, arrival_ms, sub, len) = (u64_at(0), u64_at(8), u32_at(16), u32_at(20));
+            at += HEADER;
+            let record = frames
+                .get(at..at + len as usize)
+                .ok_or_else(|| corrupt(&self.path))?;
+            at += len as usize;
+            let start = data.len() as u32;
+            data.extend_from_slice(record);
+            metas.push(RecordMeta {
+                seq,
+                arrival_ms,
+                sub,
+                start,
+                end: data.len() as u32,
+            });
+        }
+        Ok((data, metas))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if self.file.take().is_some()
+            && let Err(e) = fs::remove_file(&self.path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), error = %e, "removing a partition spool failed");
+        }
+    }
+}
+
+fn corrupt(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("partition spool {} is truncated", path.display()),
+    )
+}
+
+/// Empties (or creates) the spool directory: what a previous run left there is still in the
+/// log.
+pub fn reset_dir(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_come_back_in_order_from_memory_and_disk() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("1.spool");
+        let mut spool = Spool::new(path.clone());
+        let big = vec![b'x'; WRITE_BUFFER];
+        let records: Vec<&[u8]> = vec![b"a", &big, b"", b"tail"];
+        for (i, r) in records.iter().enumerate() {
+            let meta = RecordMeta {
+                seq: 10 + i as u64,
+                arrival_ms: 100 + i as u64,
+                sub: i as u32,
+                start: 0,
+                end: 0,
+            };
+            spool.append(&meta, r);
+        }
+        assert!(path.exists(), "the large record went to disk");
+        let (data, metas) = spool.read().expect("read");
+        assert_eq!(metas.len(), 4);
+        for (i, m) in metas.iter().enumerate() {
+            assert_eq!(m.seq, 10 + i as u64);
+            assert_eq!(m.arrival_ms, 100 + i as u64);
+            assert_eq!(m.sub, i as u32);
+            assert_eq!(&data[m.start as usize..m.end as usize], records[i]);
+        }
+        drop(spool);
+        assert!(!path.exists(), "dropping a spool removes its file");
+    }
+}
