@@ -107,13 +107,9 @@ impl Buffers {
                 continue;
             };
             if !state.open.contains_key(&partition) {
-                let active = state.open.len()
-                    + state
-                        .flushing
-                        .keys()
-                        .filter(|p| !state.open.contains_key(*p))
-                        .count();
-                if active >= self.config.limit {
+                // A partition being flushed is already active: buffering it again adds none.
+                let active = active_count(state);
+                if active >= self.config.limit && !state.flushing.contains_key(&partition) {
                     exceeded = true;
                     for (i, meta) in part.records.iter().enumerate() {
                         failed.push(FailedRecord {
@@ -396,11 +392,17 @@ mod tests {
             added.failed[0].failure.code,
             "DynamicPartitioning.PartitionCountExceeded"
         );
-        // A partition being flushed still counts as active.
+        // A partition being flushed still counts as active, and may buffer again.
         let flush = b.take_oldest().expect("a");
         assert!(b.add(2, 3, vec![part(2, "c", &["3"])]).exceeded);
+        let again = b.add(3, 4, vec![part(3, "a", &["4"])]);
+        assert!(!again.exceeded);
+        assert_eq!(again.active, 1);
         b.delivered(flush);
-        let added = b.add(3, 4, vec![part(3, "c", &["4"])]);
+        for flush in b.take_all() {
+            b.delivered(flush);
+        }
+        let added = b.add(4, 5, vec![part(4, "c", &["5"])]);
         assert!(!added.exceeded);
         assert_eq!(added.active, 1);
     }
