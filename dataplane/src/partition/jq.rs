@@ -16,6 +16,85 @@ pub struct Query {
     source: String,
     /// The common shape `{key: .a, other: .b.c}`: evaluated without jaq (same results).
     paths: Option<Vec<(String, Vec<String>)>>,
+    /// The distinct first segments of `paths`, picked from a record in one pass.
+    first_segments: Vec<String>,
+}
+
+/// The top-level fields `wanted` of a JSON object (null when absent), read in one pass that
+/// skips every other field without building it. `None` when the text is not an object.
+fn pick(text: &[u8], wanted: &[String]) -> Option<Vec<serde_json::Value>> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let picked = Pick(wanted).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(picked)
+}
+
+struct Pick<'w>(&'w [String]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pick<'_> {
+    type Value = Vec<serde_json::Value>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pick<'_> {
+    type Value = Vec<serde_json::Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(vec![serde_json::Value::Null; self.0.len()])
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = vec![serde_json::Value::Null; self.0.len()];
+        while let Some(index) = map.next_key_seed(KeyIndex(self.0))? {
+            match index {
+                Some(i) => out[i] = map.next_value()?,
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Where a key sits among the wanted fields, without allocating it.
+struct KeyIndex<'w>(&'w [String]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyIndex<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for KeyIndex<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|w| w == v))
+    }
+}
+
+/// jq's `.field` on one value: null on null or a missing field, an error on a non-object.
+fn lookup<'v>(v: &'v serde_json::Value, segment: &str) -> Result<&'v serde_json::Value, String> {
+    match v {
+        serde_json::Value::Object(m) => Ok(m.get(segment).unwrap_or(&serde_json::Value::Null)),
+        serde_json::Value::Null => Ok(&serde_json::Value::Null),
+        other => Err(format!("cannot index {} with \"{segment}\"", kind(other))),
+    }
 }
 
 /// `{key: .path, ...}` with identifier keys and `.a.b` paths, or `None` for anything else.
@@ -73,9 +152,17 @@ thread_local! {
 impl Query {
     pub fn compile(source: &str) -> anyhow::Result<Self> {
         compile(source).map_err(|e| anyhow::anyhow!("MetadataExtraction query `{source}`: {e}"))?;
+        let paths = simple_paths(source);
+        let mut first_segments: Vec<String> = Vec::new();
+        for (_, path) in paths.iter().flatten() {
+            if !first_segments.contains(&path[0]) {
+                first_segments.push(path[0].clone());
+            }
+        }
         Ok(Self {
             source: source.to_owned(),
-            paths: simple_paths(source),
+            paths,
+            first_segments,
         })
     }
 
@@ -141,24 +228,29 @@ impl Query {
     ) -> Result<Partition, Failure> {
         let invalid =
             |why: String| Failure::new("DynamicPartitioning.MetadataExtractionFailed", why);
-        let value: serde_json::Value = serde_json::from_slice(text)
-            .map_err(|e| invalid(format!("the record is not JSON: {e}")))?;
+        let firsts = self.first_segments.as_slice();
+        let picked = match pick(text, firsts) {
+            Some(picked) => picked,
+            None => {
+                // Not an object (or not JSON): the general lookup gives jq's answer or error.
+                let value: serde_json::Value = serde_json::from_slice(text)
+                    .map_err(|e| invalid(format!("the record is not JSON: {e}")))?;
+                firsts
+                    .iter()
+                    .map(|f| {
+                        lookup(&value, f)
+                            .cloned()
+                            .map_err(|e| invalid(format!("the query failed: {e}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
         let mut keys = Partition::new();
         for (key, path) in paths {
-            let mut v = &value;
-            for segment in path {
-                v = match v {
-                    serde_json::Value::Object(m) => {
-                        m.get(segment).unwrap_or(&serde_json::Value::Null)
-                    }
-                    serde_json::Value::Null => &serde_json::Value::Null,
-                    other => {
-                        return Err(invalid(format!(
-                            "the query failed: cannot index {} with \"{segment}\"",
-                            kind(other)
-                        )));
-                    }
-                };
+            let first = firsts.iter().position(|f| *f == path[0]).unwrap_or(0);
+            let mut v = &picked[first];
+            for segment in &path[1..] {
+                v = lookup(v, segment).map_err(|e| invalid(format!("the query failed: {e}")))?;
             }
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
@@ -213,6 +305,15 @@ mod tests {
             br#"{"customer":{"id":"x"}}"#,
             br#"{"customer":null,"region":true}"#,
             br#"{"customer":[1],"region":1.5}"#,
+            br#"{"region":"a","region":"b","customer":{"id":1,"id":2}}"#,
+            br#"{"reg\u0069on":"escaped","x":{"deep":[{"a":1}]},"customer":{"id":"\u00e9"}}"#,
+            br#"  {"region": 12, "customer": {"id": false}}  "#,
+            br#"{"customer":"str"}"#,
+            br#"[1,2]"#,
+            b"null",
+            b"42",
+            br#"{"region":"a"} trailing"#,
+            br#"{"region":"a""#,
             b"oops",
         ] {
             let a = fast.run(record);

@@ -9,7 +9,7 @@ pub mod buffers;
 mod jq;
 mod spool;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::destination::backup::FailedRecord;
@@ -76,8 +76,9 @@ impl Partitioner {
                 })
             }
         };
-        let mut groups: BTreeMap<Partition, Vec<usize>> = BTreeMap::new();
-        let mut order: Vec<Partition> = Vec::new();
+        // Grouped by the keys' values in `refs` order: one map per partition, not per record.
+        let mut index: HashMap<Vec<String>, usize> = HashMap::new();
+        let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
         let mut failed = Vec::new();
         let fail = |failed: &mut Vec<FailedRecord>, i: usize, failure: Failure| {
             failed.push(FailedRecord {
@@ -89,7 +90,7 @@ impl Partitioner {
             });
         };
         'records: for i in 0..batch.len() {
-            let mut partition = Partition::new();
+            let mut values = Vec::with_capacity(self.refs.len());
             for r in &self.refs {
                 let value = if let Some(key) = r.strip_prefix("partitionKeyFromQuery:") {
                     match query_keys.get(i) {
@@ -108,9 +109,7 @@ impl Partitioner {
                         .and_then(|k| k.get(key).cloned())
                 };
                 match value {
-                    Some(v) => {
-                        partition.insert(r.clone(), v);
-                    }
+                    Some(v) => values.push(v),
                     None => {
                         fail(
                             &mut failed,
@@ -124,16 +123,19 @@ impl Partitioner {
                     }
                 }
             }
-            if !groups.contains_key(&partition) {
-                order.push(partition.clone());
+            match index.get(&values) {
+                Some(&g) => groups[g].1.push(i),
+                None => {
+                    index.insert(values.clone(), groups.len());
+                    groups.push((values, vec![i]));
+                }
             }
-            groups.entry(partition).or_default().push(i);
         }
-        let partitions = order.len();
-        let parts = order
+        let partitions = groups.len();
+        let parts = groups
             .into_iter()
-            .map(|partition| {
-                let indices = groups.remove(&partition).unwrap_or_default();
+            .map(|(values, indices)| {
+                let partition: Partition = self.refs.iter().cloned().zip(values).collect();
                 let mut part = batch.subset(&indices);
                 part.partition = Some(Arc::new(partition));
                 part
