@@ -69,6 +69,10 @@ struct RunArgs {
     /// Size at which a new log segment starts.
     #[arg(long, env = "HYDRANT_WAL_SEGMENT_BYTES", default_value_t = 64 << 20)]
     wal_segment_bytes: u64,
+    /// With dynamic partitioning: bytes of partition buffers kept in memory (across all
+    /// partitions); beyond it the largest buffers spill to files beside the log.
+    #[arg(long, env = "HYDRANT_PARTITION_MEMORY_BYTES", default_value_t = 64 << 20)]
+    partition_memory_bytes: usize,
     /// Log format: text or json.
     #[arg(long, env = "HYDRANT_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -147,6 +151,7 @@ fn run(file: PathBuf, args: RunArgs) -> anyhow::Result<()> {
         ingest_addr: args.ingest_addr,
         metrics_addr: args.metrics_addr,
         segment_bytes: args.wal_segment_bytes,
+        partition_memory_bytes: args.partition_memory_bytes,
         wal_dir: args.wal_dir,
     };
     tokio::runtime::Builder::new_multi_thread()

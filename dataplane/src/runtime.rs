@@ -33,6 +33,8 @@ pub struct Options {
     pub ingest_addr: Option<SocketAddr>,
     pub metrics_addr: SocketAddr,
     pub segment_bytes: u64,
+    /// Partition buffers' bytes kept in memory before spilling to disk.
+    pub partition_memory_bytes: usize,
     /// Overrides `spec.buffer.directory`.
     pub wal_dir: Option<PathBuf>,
 }
@@ -138,6 +140,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
                 size_bytes: batch_config.size_bytes,
                 interval_ms: batch_config.interval.as_millis() as u64,
                 limit: partitioner.limit(),
+                memory_bytes: options.partition_memory_bytes,
             };
             let buffers = Buffers::new(config)
                 .with_context(|| format!("preparing {}", wal_dir.join("partitions").display()))?;

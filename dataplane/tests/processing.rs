@@ -638,13 +638,19 @@ fn objects_under(dir: &std::path::Path, partition: &str) -> usize {
 async fn partition_buffers_span_batches_and_flush_out_of_order_through_a_crash() {
     let tmp = tempfile::tempdir().expect("tmp");
     let manifest = keyed_stream("64Mi", "{sizeInMBs: 1, intervalInSeconds: 8}");
-    let mut h = Hydrant::start(tmp.path(), &manifest, &[]).await;
+    // 100 KiB of partition buffers in memory: `mid` spills to its spool file.
+    let mut h = Hydrant::start(
+        tmp.path(),
+        &manifest,
+        &[("HYDRANT_PARTITION_MEMORY_BYTES", "102400")],
+    )
+    .await;
     let url = h.ingest_url();
     // One slow record first: it holds the oldest place in the log.
     let slow = keyed("slow", 0..1, 10);
     put_records(&url, "spans", &slow).await;
-    // `mid` fills over several batches (past the 64 KiB kept in memory, so it is spooled to
-    // disk) without reaching the size hint; `fast` passes 1 MiB and flushes at once.
+    // `mid` fills over several batches (past the memory budget, so it is spooled to disk)
+    // without reaching the size hint; `fast` passes 1 MiB and flushes at once.
     let mid = keyed("mid", 0..300, 1000);
     let fast = keyed("fast", 0..1200, 1000);
     for i in 0..3 {

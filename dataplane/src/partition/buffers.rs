@@ -2,8 +2,10 @@
 //! buffering hints (firehose.md §5): when it holds `sizeInMBs`, or `intervalInSeconds` after
 //! its oldest record arrived.
 //!
-//! Where the records are: in the write-ahead log, and in a spool file per partition (see
-//! [`super::spool`]); memory holds only each partition's last 64 KiB. The log's checkpoint
+//! Where the records are: in the write-ahead log, and in each partition's spool (see
+//! [`super::spool`]). Spools hold their records in memory up to a budget shared by all
+//! partitions (`memory_bytes`); past it the largest spill to their files, so memory stays
+//! bounded whatever the number of partitions and few small partitions never touch the disk. The log's checkpoint
 //! cannot pass a batch until every partition holding one of its records is delivered: each
 //! batch counts the partition buffers it went into, and when the last of them is delivered
 //! the batch is complete. Partitions therefore flush in any order while the checkpoint stays
@@ -26,6 +28,8 @@ pub struct BufferConfig {
     pub size_bytes: usize,
     pub interval_ms: u64,
     pub limit: usize,
+    /// Bound on the buffered bytes kept in memory, across partitions.
+    pub memory_bytes: usize,
 }
 
 pub struct Buffers {
@@ -45,6 +49,45 @@ struct State {
     /// Log ranges not yet complete: first sequence number → (end, parts not yet delivered).
     batches: HashMap<u64, (u64, usize)>,
     next_file: u64,
+    /// Bytes the open buffers hold in memory.
+    in_memory: usize,
+}
+
+impl State {
+    /// Takes partition's open buffer for delivery; it stays active until delivered.
+    fn take(&mut self, partition: &Arc<Partition>) -> Option<Flush> {
+        let buffer = self.open.remove(partition)?;
+        self.in_memory -= buffer.spool.in_memory();
+        *self.flushing.entry(partition.clone()).or_default() += 1;
+        Some(Flush {
+            partition: partition.clone(),
+            buffer,
+        })
+    }
+
+    /// Spills the largest in-memory buffers to their files until half the budget is free.
+    fn spill(&mut self, budget: usize) {
+        if self.in_memory <= budget {
+            return;
+        }
+        while self.in_memory > budget / 2 {
+            let Some(buffer) = self
+                .open
+                .values_mut()
+                .max_by_key(|b| b.spool.in_memory())
+                .filter(|b| b.spool.in_memory() > 0)
+            else {
+                return;
+            };
+            self.in_memory -= buffer.spool.in_memory();
+            buffer.spool.spill();
+            // A spool the disk refused keeps its records in memory.
+            self.in_memory += buffer.spool.in_memory();
+            if buffer.spool.in_memory() > 0 {
+                return;
+            }
+        }
+    }
 }
 
 struct Buffer {
@@ -145,6 +188,7 @@ impl Buffers {
             let Some(buffer) = state.open.get_mut(&partition) else {
                 continue;
             };
+            let before = buffer.spool.in_memory();
             for (i, meta) in part.records.iter().enumerate() {
                 let record = part.record(i);
                 buffer.spool.append(meta, record);
@@ -154,16 +198,15 @@ impl Buffers {
                 buffer.min_seq = buffer.min_seq.min(meta.seq);
             }
             *buffer.batches.entry(first).or_default() += 1;
+            let full = buffer.bytes >= self.config.size_bytes;
+            state.in_memory += buffer.spool.in_memory() - before;
             accepted += 1;
-            if buffer.bytes >= self.config.size_bytes
-                && let Some(buffer) = state.open.remove(&partition)
-            {
-                state
-                    .full
-                    .push(take(&mut state.flushing, partition, buffer));
+            if full && let Some(flush) = state.take(&partition) {
+                state.full.push(flush);
                 became_full = true;
             }
         }
+        state.spill(self.config.memory_bytes);
         // One more than the parts: the caller's hold, dropped by `release`.
         state.batches.insert(first, (end, accepted + 1));
         let active = active_count(state);
@@ -197,11 +240,7 @@ impl Buffers {
             .filter(|(_, b)| b.oldest_ms.saturating_add(self.config.interval_ms) <= now_ms)
             .map(|(p, _)| p.clone())
             .collect();
-        for partition in due {
-            if let Some(buffer) = state.open.remove(&partition) {
-                out.push(take(&mut state.flushing, partition, buffer));
-            }
-        }
+        out.extend(due.iter().filter_map(|p| state.take(p)));
         out
     }
 
@@ -215,8 +254,7 @@ impl Buffers {
             .iter()
             .min_by_key(|(_, b)| b.min_seq)
             .map(|(p, _)| p.clone())?;
-        let buffer = state.open.remove(&partition)?;
-        Some(take(&mut state.flushing, partition, buffer))
+        state.take(&partition)
     }
 
     /// Every buffer (shutdown).
@@ -224,9 +262,8 @@ impl Buffers {
         let mut guard = self.state();
         let state = &mut *guard;
         let mut out = std::mem::take(&mut state.full);
-        for (partition, buffer) in std::mem::take(&mut state.open) {
-            out.push(take(&mut state.flushing, partition, buffer));
-        }
+        let open: Vec<Arc<Partition>> = state.open.keys().cloned().collect();
+        out.extend(open.iter().filter_map(|p| state.take(p)));
         out
     }
 
@@ -289,15 +326,6 @@ impl Flush {
     }
 }
 
-fn take(
-    flushing: &mut HashMap<Arc<Partition>, usize>,
-    partition: Arc<Partition>,
-    buffer: Buffer,
-) -> Flush {
-    *flushing.entry(partition.clone()).or_default() += 1;
-    Flush { partition, buffer }
-}
-
 fn active_count(state: &State) -> usize {
     state.open.len()
         + state
@@ -340,6 +368,7 @@ mod tests {
             size_bytes,
             interval_ms: 60_000,
             limit,
+            memory_bytes: 1 << 20,
         })
         .expect("buffers")
     }
@@ -421,5 +450,47 @@ mod tests {
         assert_eq!(b.next_deadline_ms(), Some(1001 + 60_000));
         assert!(b.take_due(1001 + 59_999).is_empty());
         assert_eq!(b.take_due(1001 + 60_000).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    #[test]
+    fn past_the_memory_budget_the_largest_buffers_spill_to_disk() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join("partitions");
+        let b = Buffers::new(BufferConfig {
+            dir: dir.clone(),
+            size_bytes: 1 << 30,
+            interval_ms: 60_000,
+            limit: 10,
+            memory_bytes: 1000,
+        })
+        .expect("buffers");
+        let part = |first: u64, key: &str, len: usize| {
+            let record = vec![b'x'; len];
+            let mut batch = Batch::from_records(first, 1, [record.as_slice()]);
+            let mut p = Partition::new();
+            p.insert("k".into(), key.into());
+            batch.partition = Some(Arc::new(p));
+            b.add(first, first + 1, vec![batch]);
+            b.release(first);
+        };
+        part(0, "small", 100);
+        part(1, "big", 600);
+        assert_eq!(
+            std::fs::read_dir(&dir).expect("dir").count(),
+            0,
+            "within budget"
+        );
+        part(2, "big", 600);
+        let files = std::fs::read_dir(&dir).expect("dir").count();
+        assert_eq!(files, 1, "only the largest spilled");
+        let mut all = b.take_all();
+        all.sort_by_key(|f| f.records());
+        let batches: Vec<usize> = all.iter().map(|f| f.read().expect("read").len()).collect();
+        assert_eq!(batches, vec![1, 2]);
     }
 }

@@ -11,10 +11,6 @@ use std::path::{Path, PathBuf};
 
 use crate::destination::RecordMeta;
 
-/// Bytes gathered in memory before they are written to the file: small partitions never
-/// touch the disk, and 500 busy partitions hold at most 500 × this in memory.
-const WRITE_BUFFER: usize = 64 << 10;
-
 /// Frame header: sequence number, arrival (ms), sub-record index, length.
 const HEADER: usize = 8 + 8 + 4 + 4;
 
@@ -37,8 +33,7 @@ impl Spool {
         }
     }
 
-    /// Appends one record. The file is created on the first write that overflows memory; if
-    /// the disk refuses, the records stay in memory rather than fail the batch.
+    /// Appends one record, in memory until [`Spool::spill`].
     pub fn append(&mut self, meta: &RecordMeta, record: &[u8]) {
         self.pending.extend_from_slice(&meta.seq.to_le_bytes());
         self.pending
@@ -47,10 +42,20 @@ impl Spool {
         self.pending
             .extend_from_slice(&(record.len() as u32).to_le_bytes());
         self.pending.extend_from_slice(record);
-        if self.pending.len() >= WRITE_BUFFER
-            && !self.memory_only
-            && let Err(e) = self.write_out()
-        {
+    }
+
+    /// Bytes held in memory.
+    pub fn in_memory(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Moves what is in memory to the file (created on the first spill). If the disk refuses,
+    /// the records stay in memory rather than fail the batch.
+    pub fn spill(&mut self) {
+        if self.memory_only || self.pending.is_empty() {
+            return;
+        }
+        if let Err(e) = self.write_out() {
             tracing::warn!(path = %self.path.display(), error = %e, "writing a partition spool failed; its records stay in memory");
             self.memory_only = true;
         }
@@ -69,52 +74,57 @@ impl Spool {
             ),
         };
         file.write_all(&self.pending)?;
-        self.pending.clear();
+        // Released, not cleared: a spilled partition's memory goes back to the budget.
+        self.pending = Vec::new();
         Ok(())
     }
 
     /// Every record appended, in order: the records' bytes concatenated and where each sits.
     pub fn read(&self) -> io::Result<(Vec<u8>, Vec<RecordMeta>)> {
-        let mut frames = Vec::new();
+        let mut spilled = Vec::new();
         if self.file.is_some() {
-            File::open(&self.path)?.read_to_end(&mut frames)?;
+            File::open(&self.path)?.read_to_end(&mut spilled)?;
         }
-        frames.extend_from_slice(&self.pending);
-        let mut data = Vec::with_capacity(frames.len());
+        // Spills write whole frames, so the file and memory parse separately.
+        let mut data = Vec::with_capacity(spilled.len() + self.pending.len());
         let mut metas = Vec::new();
-        let mut at = 0;
-        while at < frames.len() {
-            let header = frames
-                .get(at..at + HEADER)
-                .ok_or_else(|| corrupt(&self.path))?;
-            let u64_at = |i: usize| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&header[i..i + 8]);
-                u64::from_le_bytes(b)
-            };
-            let u32_at = |i: usize| {
-                let mut b = [0u8; 4];
-                b.copy_from_slice(&header[i..i + 4]);
-                u32::from_le_bytes(b)
-            };
-            let (seq, arrival_ms, sub, len) = (u64_at(0), u64_at(8), u32_at(16), u32_at(20));
-            at += HEADER;
-            let record = frames
-                .get(at..at + len as usize)
-                .ok_or_else(|| corrupt(&self.path))?;
-            at += len as usize;
-            let start = data.len() as u32;
-            data.extend_from_slice(record);
-            metas.push(RecordMeta {
-                seq,
-                arrival_ms,
-                sub,
-                start,
-                end: data.len() as u32,
-            });
-        }
+        parse(&spilled, &mut data, &mut metas).ok_or_else(|| corrupt(&self.path))?;
+        parse(&self.pending, &mut data, &mut metas).ok_or_else(|| corrupt(&self.path))?;
         Ok((data, metas))
     }
+}
+
+/// Appends the records of `frames` to `data` and their places to `metas`; `None` if the last
+/// frame is cut short.
+fn parse(frames: &[u8], data: &mut Vec<u8>, metas: &mut Vec<RecordMeta>) -> Option<()> {
+    let mut at = 0;
+    while at < frames.len() {
+        let header = frames.get(at..at + HEADER)?;
+        let u64_at = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&header[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        let u32_at = |i: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&header[i..i + 4]);
+            u32::from_le_bytes(b)
+        };
+        let (seq, arrival_ms, sub, len) = (u64_at(0), u64_at(8), u32_at(16), u32_at(20));
+        at += HEADER;
+        let record = frames.get(at..at + len as usize)?;
+        at += len as usize;
+        let start = data.len() as u32;
+        data.extend_from_slice(record);
+        metas.push(RecordMeta {
+            seq,
+            arrival_ms,
+            sub,
+            start,
+            end: data.len() as u32,
+        });
+    }
+    Some(())
 }
 
 impl Drop for Spool {
@@ -155,8 +165,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let path = tmp.path().join("1.spool");
         let mut spool = Spool::new(path.clone());
-        let big = vec![b'x'; WRITE_BUFFER];
-        let records: Vec<&[u8]> = vec![b"a", &big, b"", b"tail"];
+        let records: Vec<&[u8]> = vec![b"a", b"spilled", b"", b"tail"];
         for (i, r) in records.iter().enumerate() {
             let meta = RecordMeta {
                 seq: 10 + i as u64,
@@ -166,8 +175,12 @@ mod tests {
                 end: 0,
             };
             spool.append(&meta, r);
+            if i == 1 {
+                spool.spill();
+                assert_eq!(spool.in_memory(), 0);
+            }
         }
-        assert!(path.exists(), "the large record went to disk");
+        assert!(path.exists(), "the first two records went to disk");
         let (data, metas) = spool.read().expect("read");
         assert_eq!(metas.len(), 4);
         for (i, m) in metas.iter().enumerate() {
