@@ -400,6 +400,7 @@ impl Pipeline {
         let mut flush = flush;
         let (flush, batch) = loop {
             let read = tokio::task::spawn_blocking(move || {
+                let mut flush = flush;
                 let read = flush.read();
                 (flush, read)
             })

@@ -310,9 +310,10 @@ impl Flush {
         self.buffer.records
     }
 
-    /// The buffered records as one batch of the partition (blocking: reads the spool).
-    pub fn read(&self) -> io::Result<Batch> {
-        let (data, records) = self.buffer.spool.read()?;
+    /// The buffered records as one batch of the partition (blocking: reads the spool). Takes
+    /// the records: once it succeeds, the flush holds none.
+    pub fn read(&mut self) -> io::Result<Batch> {
+        let (data, records) = self.buffer.spool.take()?;
         let first_seq = records.iter().map(|r| r.seq).min().unwrap_or(0);
         let end_seq = records.iter().map(|r| r.seq + 1).max().unwrap_or(0);
         Ok(Batch {
@@ -386,7 +387,7 @@ mod tests {
         // Partition b flushes first: batch [3, 4) completes, [0, 3) waits for a.
         let mut flushes = b.take_all();
         flushes.sort_by_key(|f| f.partition["partitionKeyFromQuery:k"].clone());
-        let fb = flushes.pop().expect("b");
+        let mut fb = flushes.pop().expect("b");
         let fa = flushes.pop().expect("a");
         let batch = fb.read().expect("read");
         assert_eq!(batch.iter().collect::<Vec<_>>(), vec![b"2", b"3", b"4"]);
@@ -490,7 +491,10 @@ mod memory_tests {
         assert_eq!(files, 1, "only the largest spilled");
         let mut all = b.take_all();
         all.sort_by_key(|f| f.records());
-        let batches: Vec<usize> = all.iter().map(|f| f.read().expect("read").len()).collect();
+        let batches: Vec<usize> = all
+            .iter_mut()
+            .map(|f| f.read().expect("read").len())
+            .collect();
         assert_eq!(batches, vec![1, 2]);
     }
 }

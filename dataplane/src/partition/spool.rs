@@ -1,5 +1,6 @@
-//! A partition buffer's records on disk: frames of (sequence number, arrival, sub-record,
-//! length, bytes) appended to a file in the log's directory.
+//! A partition buffer's records: in memory as they will be delivered (the bytes
+//! concatenated, and where each record sits), and once spilled, on disk as frames of
+//! (sequence number, arrival, sub-record, length, bytes) in a file beside the log.
 //!
 //! A spool is never synced: the log stays the source of truth, since its checkpoint cannot
 //! pass a record until that record's partition is delivered. After a crash the spool
@@ -18,7 +19,9 @@ const HEADER: usize = 8 + 8 + 4 + 4;
 pub struct Spool {
     path: PathBuf,
     file: Option<File>,
-    pending: Vec<u8>,
+    /// Records not spilled: their bytes, and their places in `data`.
+    data: Vec<u8>,
+    metas: Vec<RecordMeta>,
     /// Writing the file failed once: the rest stays in memory (the log still has it all).
     memory_only: bool,
 }
@@ -28,31 +31,32 @@ impl Spool {
         Self {
             path,
             file: None,
-            pending: Vec::new(),
+            data: Vec::new(),
+            metas: Vec::new(),
             memory_only: false,
         }
     }
 
     /// Appends one record, in memory until [`Spool::spill`].
     pub fn append(&mut self, meta: &RecordMeta, record: &[u8]) {
-        self.pending.extend_from_slice(&meta.seq.to_le_bytes());
-        self.pending
-            .extend_from_slice(&meta.arrival_ms.to_le_bytes());
-        self.pending.extend_from_slice(&meta.sub.to_le_bytes());
-        self.pending
-            .extend_from_slice(&(record.len() as u32).to_le_bytes());
-        self.pending.extend_from_slice(record);
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(record);
+        self.metas.push(RecordMeta {
+            start,
+            end: self.data.len() as u32,
+            ..*meta
+        });
     }
 
     /// Bytes held in memory.
     pub fn in_memory(&self) -> usize {
-        self.pending.len()
+        self.data.len() + self.metas.len() * std::mem::size_of::<RecordMeta>()
     }
 
     /// Moves what is in memory to the file (created on the first spill). If the disk refuses,
     /// the records stay in memory rather than fail the batch.
     pub fn spill(&mut self) {
-        if self.memory_only || self.pending.is_empty() {
+        if self.memory_only || self.metas.is_empty() {
             return;
         }
         if let Err(e) = self.write_out() {
@@ -62,6 +66,14 @@ impl Spool {
     }
 
     fn write_out(&mut self) -> io::Result<()> {
+        let mut frames = Vec::with_capacity(self.data.len() + self.metas.len() * HEADER);
+        for m in &self.metas {
+            frames.extend_from_slice(&m.seq.to_le_bytes());
+            frames.extend_from_slice(&m.arrival_ms.to_le_bytes());
+            frames.extend_from_slice(&m.sub.to_le_bytes());
+            frames.extend_from_slice(&(m.end - m.start).to_le_bytes());
+            frames.extend_from_slice(&self.data[m.start as usize..m.end as usize]);
+        }
         let file = match &mut self.file {
             Some(f) => f,
             None => self.file.insert(
@@ -73,24 +85,44 @@ impl Spool {
                     .open(&self.path)?,
             ),
         };
-        file.write_all(&self.pending)?;
+        file.write_all(&frames)?;
         // Released, not cleared: a spilled partition's memory goes back to the budget.
-        self.pending = Vec::new();
+        self.data = Vec::new();
+        self.metas = Vec::new();
         Ok(())
     }
 
     /// Every record appended, in order: the records' bytes concatenated and where each sits.
-    pub fn read(&self) -> io::Result<(Vec<u8>, Vec<RecordMeta>)> {
+    /// Takes the records held in memory (no copy unless some were spilled); call once.
+    pub fn take(&mut self) -> io::Result<(Vec<u8>, Vec<RecordMeta>)> {
         let mut spilled = Vec::new();
         if self.file.is_some() {
             File::open(&self.path)?.read_to_end(&mut spilled)?;
         }
-        // Spills write whole frames, so the file and memory parse separately.
-        let mut data = Vec::with_capacity(spilled.len() + self.pending.len());
-        let mut metas = Vec::new();
-        parse(&spilled, &mut data, &mut metas).ok_or_else(|| corrupt(&self.path))?;
-        parse(&self.pending, &mut data, &mut metas).ok_or_else(|| corrupt(&self.path))?;
-        Ok((data, metas))
+        let (mut data, mut metas) = (
+            std::mem::take(&mut self.data),
+            std::mem::take(&mut self.metas),
+        );
+        if spilled.is_empty() {
+            return Ok((data, metas));
+        }
+        let mut all = Vec::with_capacity(spilled.len() + data.len());
+        let mut all_metas = Vec::new();
+        let parsed = parse(&spilled, &mut all, &mut all_metas);
+        if parsed.is_none() {
+            // Put back what was taken: the caller may try again.
+            self.data = data;
+            self.metas = metas;
+            return Err(corrupt(&self.path));
+        }
+        let offset = all.len() as u32;
+        all.append(&mut data);
+        for m in &mut metas {
+            m.start += offset;
+            m.end += offset;
+        }
+        all_metas.append(&mut metas);
+        Ok((all, all_metas))
     }
 }
 
@@ -181,7 +213,7 @@ mod tests {
             }
         }
         assert!(path.exists(), "the first two records went to disk");
-        let (data, metas) = spool.read().expect("read");
+        let (data, metas) = spool.take().expect("read");
         assert_eq!(metas.len(), 4);
         for (i, m) in metas.iter().enumerate() {
             assert_eq!(m.seq, 10 + i as u64);
