@@ -21,6 +21,9 @@ use crds::{DataFormatConversionConfiguration, ParquetCompression};
 
 pub use normalize::Normalizer;
 
+/// Records parsed and decoded at a time.
+const CHUNK_ROWS: usize = 8192;
+
 /// Converts batches to Parquet.
 pub struct Converter {
     schema: SchemaRef,
@@ -64,35 +67,58 @@ impl Converter {
 
     pub fn convert(&self, batch: &Batch) -> Converted {
         let mut failed = Vec::new();
-        let mut rows: Vec<(usize, Value)> = Vec::with_capacity(batch.len());
-        for i in 0..batch.len() {
-            match self.normalizer.row(batch.record(i)) {
-                Ok(v) => rows.push((i, v)),
-                Err(f) => failed.push((i, f)),
-            }
-        }
-        let mut batches = Vec::new();
-        self.decode(&rows, &mut batches, &mut failed);
-        failed.sort_by_key(|(i, _)| *i);
-        if batches.is_empty() {
-            return Converted {
-                parquet: None,
-                failed,
-            };
-        }
-        match self.write(&batches) {
-            Ok(bytes) => Converted {
-                parquet: Some(bytes),
-                failed,
-            },
-            Err(e) => {
-                // Writing valid arrays cannot fail short of a bug; fail everything loudly.
-                let f = Failure::new("DataFormatConversion.WriteFailed", e.to_string());
-                Converted {
-                    parquet: None,
-                    failed: (0..batch.len()).map(|i| (i, f.clone())).collect(),
+        let mut writer: Option<ArrowWriter<Vec<u8>>> = None;
+        let mut result: parquet::errors::Result<()> = Ok(());
+        // A chunk at a time: the parsed rows of a whole batch would take several times its
+        // size in memory, and the writer buffers row groups itself.
+        let mut start = 0;
+        while start < batch.len() && result.is_ok() {
+            let end = (start + CHUNK_ROWS).min(batch.len());
+            let mut rows: Vec<(usize, Value)> = Vec::with_capacity(end - start);
+            for i in start..end {
+                match self.normalizer.row(batch.record(i)) {
+                    Ok(v) => rows.push((i, v)),
+                    Err(f) => failed.push((i, f)),
                 }
             }
+            let mut decoded = Vec::new();
+            self.decode(&rows, &mut decoded, &mut failed);
+            result = decoded.iter().try_for_each(|b| {
+                let w = match &mut writer {
+                    Some(w) => w,
+                    None => writer.insert(ArrowWriter::try_new(
+                        Vec::new(),
+                        self.schema.clone(),
+                        Some(self.properties.clone()),
+                    )?),
+                };
+                w.write(b)
+            });
+            start = end;
+        }
+        failed.sort_by_key(|(i, _)| *i);
+        match (result, writer) {
+            (Ok(()), None) => Converted {
+                parquet: None,
+                failed,
+            },
+            (Ok(()), Some(w)) => match w.into_inner() {
+                Ok(bytes) => Converted {
+                    parquet: Some(bytes),
+                    failed,
+                },
+                Err(e) => Self::all_failed(batch, e),
+            },
+            (Err(e), _) => Self::all_failed(batch, e),
+        }
+    }
+
+    /// Writing valid arrays cannot fail short of a bug; fail everything loudly.
+    fn all_failed(batch: &Batch, e: parquet::errors::ParquetError) -> Converted {
+        let f = Failure::new("DataFormatConversion.WriteFailed", e.to_string());
+        Converted {
+            parquet: None,
+            failed: (0..batch.len()).map(|i| (i, f.clone())).collect(),
         }
     }
 
@@ -128,17 +154,5 @@ impl Converter {
                 self.decode(b, out, failed);
             }
         }
-    }
-
-    fn write(&self, batches: &[RecordBatch]) -> parquet::errors::Result<Vec<u8>> {
-        let mut writer = ArrowWriter::try_new(
-            Vec::new(),
-            self.schema.clone(),
-            Some(self.properties.clone()),
-        )?;
-        for b in batches {
-            writer.write(b)?;
-        }
-        writer.into_inner()
     }
 }
