@@ -10,6 +10,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+// The stages-alone timings run in this process: use the allocator the hydrant binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use common::Hydrant;
