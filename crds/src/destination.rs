@@ -299,7 +299,8 @@ pub struct ObjectDelivery {
 
 /// Dynamic partitioning: records are grouped by the partition keys their prefix names
 /// (`!{partitionKeyFromQuery:...}` from a `MetadataExtraction` query, `!{partitionKeyFromLambda:...}`
-/// from the transformation's `metadata.partitionKeys`) and each group becomes its own object.
+/// from the transformation's `metadata.partitionKeys`); each partition has its own buffer,
+/// flushed as one object by the buffering hints.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DynamicPartitioningConfiguration {
@@ -309,8 +310,8 @@ pub struct DynamicPartitioningConfiguration {
     /// output (object stores: retried forever; kept for Firehose compatibility).
     #[serde(default = "crate::RetryOptions::default_300")]
     pub retry_options: crate::RetryOptions,
-    /// Distinct partitions in one batch beyond which records go to the error output (Firehose's
-    /// active-partition quota, default 500).
+    /// Active partitions (buffering, or being delivered) beyond which records of new partitions
+    /// go to the error output (Firehose's active-partition quota, default 500).
     #[serde(default = "default_partition_limit")]
     #[schemars(range(min = 1, max = 5000))]
     pub active_partition_limit: i32,

@@ -78,6 +78,7 @@ impl Processing {
             stages: staged.then(|| {
                 Arc::new(Stages {
                     decompress,
+                    decompressed_budget: DECOMPRESSED_PER_BATCH,
                     cloudwatch,
                     deaggregate,
                     lambda,
@@ -115,12 +116,19 @@ pub enum Deaggregate {
 pub struct Stages {
     decompress: bool,
     /// CloudWatch Logs processing, and whether only messages are kept.
+    /// Bound on the bytes a batch decompresses to (see [`DECOMPRESSED_PER_BATCH`]).
+    decompressed_budget: usize,
     cloudwatch: Option<bool>,
     deaggregate: Option<Deaggregate>,
     lambda: Option<Lambda>,
     append_delimiter: bool,
     metrics: Metrics,
 }
+
+/// A batch is bounded by its compressed size; what it decompresses to is bounded here, so a
+/// batch of gzip bombs cannot exhaust memory (each record alone may reach 64 MiB). Records past
+/// the bound go to `decompression-failed`: delivering them would need the memory.
+const DECOMPRESSED_PER_BATCH: usize = 512 << 20;
 
 /// A batch after processing, and the records that failed, by error-output type.
 pub struct Processed {
@@ -158,18 +166,31 @@ impl Stages {
                 },
             ));
         };
+        let mut decompressed = 0usize;
         for i in 0..batch.len() {
             let meta = batch.records[i];
             let raw = batch.record(i);
             let mut pieces: Vec<Cow<'_, [u8]>> = vec![Cow::Borrowed(raw)];
             if self.decompress {
                 let payload = match cloudwatch::gunzip(raw) {
+                    Ok(p) if decompressed + p.len() > self.decompressed_budget => {
+                        let f = Failure::new(
+                            "Decompression.TooLarge",
+                            format!(
+                                "the batch decompresses to more than {} bytes",
+                                self.decompressed_budget
+                            ),
+                        );
+                        fail(&mut failed, "decompression-failed", &meta, raw, f);
+                        continue;
+                    }
                     Ok(p) => p,
                     Err(f) => {
                         fail(&mut failed, "decompression-failed", &meta, raw, f);
                         continue;
                     }
                 };
+                decompressed += payload.len();
                 pieces = match self.cloudwatch {
                     None => vec![Cow::Owned(payload)],
                     Some(messages_only) => match cloudwatch::extract(payload, messages_only) {
@@ -302,6 +323,39 @@ impl Stages {
 mod tests {
     use super::*;
     use crds::Processor;
+
+    #[tokio::test]
+    async fn a_batch_decompresses_to_at_most_its_budget() {
+        use std::io::Write;
+        let gzip = |len: usize| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&vec![b'a'; len]).expect("gzip");
+            e.finish().expect("gzip")
+        };
+        let records = [gzip(400), gzip(400), gzip(100), gzip(300)];
+        let batch = Batch::from_records(0, 1, records.iter().map(Vec::as_slice));
+        let stages = Stages {
+            decompress: true,
+            decompressed_budget: 1000,
+            cloudwatch: None,
+            deaggregate: None,
+            lambda: None,
+            append_delimiter: false,
+            metrics: Metrics::new("test", "budget").expect("metrics"),
+        };
+        let out = stages.run(&batch).await;
+        let lens: Vec<usize> = out.batch.iter().map(<[u8]>::len).collect();
+        assert_eq!(
+            lens,
+            vec![400, 400, 100],
+            "the fourth would pass 1000 bytes"
+        );
+        assert_eq!(out.failed.len(), 1);
+        let (kind, record) = &out.failed[0];
+        assert_eq!(*kind, "decompression-failed");
+        assert_eq!(record.failure.code, "Decompression.TooLarge");
+        assert_eq!(record.raw, records[3], "the record as it arrived");
+    }
 
     #[test]
     fn delimiter_only_when_configured_and_enabled() {
