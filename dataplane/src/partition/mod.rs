@@ -63,7 +63,7 @@ impl Partitioner {
     /// Groups `batch` by partition; `lambda_keys` (empty, or one per record) are the
     /// transformation's partition keys.
     pub async fn split(&self, batch: Batch, lambda_keys: Vec<Option<Partition>>) -> Split {
-        let query_keys: Vec<Result<Partition, Failure>> = match &self.query {
+        let query_keys: Vec<Result<jq::Keys, Failure>> = match &self.query {
             None => Vec::new(),
             Some(q) => {
                 let (q, b) = (q.clone(), batch.clone());
