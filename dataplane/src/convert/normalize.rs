@@ -13,8 +13,8 @@ use crds::{Deserializer, InputFormatConfiguration, SchemaConfiguration};
 pub struct Normalizer {
     /// (column, the key it reads after normalisation, is a timestamp, is a date).
     columns: Vec<(String, String, bool, bool)>,
-    /// Normalised key → column index.
-    index: HashMap<String, usize>,
+    /// Normalised key → the columns it feeds (several when mappings share a key).
+    index: HashMap<String, Vec<usize>>,
     case_insensitive: bool,
     dots_to_underscores: bool,
     /// Hive SerDe timestamp formats (chrono patterns), or `millis`.
@@ -58,7 +58,10 @@ impl Normalizer {
             let key = out.normalize_key(&key);
             let ts = matches!(field.data_type(), DataType::Timestamp(..));
             let date = matches!(field.data_type(), DataType::Date32);
-            out.index.entry(key.clone()).or_insert(out.columns.len());
+            out.index
+                .entry(key.clone())
+                .or_default()
+                .push(out.columns.len());
             out.columns.push((name, key, ts, date));
         }
         out
@@ -94,8 +97,13 @@ impl Normalizer {
         };
         let mut slots: Vec<Option<Value>> = vec![None; self.columns.len()];
         for (k, v) in map {
-            if let Some(&i) = self.index.get(self.normalized(&k).as_ref()) {
-                slots[i] = Some(v);
+            if let Some(columns) = self.index.get(self.normalized(&k).as_ref())
+                && let Some((&last, others)) = columns.split_last()
+            {
+                for &i in others {
+                    slots[i] = Some(v.clone());
+                }
+                slots[last] = Some(v);
             }
         }
         let mut row = Map::with_capacity(self.columns.len());
@@ -198,6 +206,29 @@ fn java_to_chrono(f: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_mapped_to_one_key_all_receive_it() {
+        let columns: SchemaConfiguration = serde_json::from_value(serde_json::json!({
+            "columns": [
+                {"name": "id", "type": "string"},
+                {"name": "id_copy", "type": "string"},
+                {"name": "other", "type": "int"}
+            ]
+        }))
+        .expect("schema");
+        let input: InputFormatConfiguration = serde_json::from_value(serde_json::json!({
+            "deserializer": {"openXJsonSerDe": {"columnToJsonKeyMappings": {"id_copy": "id"}}}
+        }))
+        .expect("input");
+        let schema = crate::convert::schema::arrow_schema(&columns).expect("arrow schema");
+        let n = Normalizer::new(&columns, &input, &schema);
+        let row = n.row(br#"{"ID": "a1", "Other": 5}"#).expect("row");
+        assert_eq!(
+            row,
+            serde_json::json!({"id": "a1", "id_copy": "a1", "other": 5})
+        );
+    }
 
     #[test]
     fn java_patterns_become_chrono_formats() {
