@@ -99,12 +99,14 @@ pub struct LambdaProcessor {
     #[serde(default = "default_retries")]
     #[schemars(range(min = 0, max = 300))]
     pub number_of_retries: i32,
-    /// Records per invocation are cut at this size (`BufferSizeInMBs`, 0.2-3).
+    /// The function is invoked once its buffer holds this much record data, and an invocation
+    /// carries at most this much (`BufferSizeInMBs`, 0.2-3).
     #[serde(default = "default_buffer_mb", rename = "bufferSizeInMBs")]
     #[schemars(range(min = 0.2, max = 3.0))]
     pub buffer_size_in_mbs: f64,
-    /// Firehose's `BufferIntervalInSeconds`. Invocations are made per delivery batch, so the
-    /// destination's buffering interval governs; accepted for compatibility.
+    /// The function is invoked at the latest this long after the oldest record in its buffer
+    /// arrived (`BufferIntervalInSeconds`); the transformed records then wait in the
+    /// destination's buffer for its own hints.
     #[serde(default = "default_buffer_interval")]
     #[schemars(range(min = 0, max = 900))]
     pub buffer_interval_in_seconds: i32,

@@ -143,7 +143,7 @@ async fn main() {
         (
             "noop-transformation",
             format!(
-                "{hints}      processingConfiguration:\n        enabled: true\n        processors:\n{delimiter}        - type: Lambda\n          lambda: {{url: \"{service}\", bufferSizeInMBs: 3, maxConcurrency: 8}}\n"
+                "{hints}      processingConfiguration:\n        enabled: true\n        processors:\n{delimiter}        - type: Lambda\n          lambda: {{url: \"{service}\", bufferSizeInMBs: 3, bufferIntervalInSeconds: 1, maxConcurrency: 8}}\n"
             ),
             count_lines,
         ),

@@ -132,24 +132,30 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         }
         None => None,
     };
-    let partitioning = match partitioner {
-        None => None,
-        Some(partitioner) => {
-            let config = BufferConfig {
-                dir: wal_dir.join("partitions"),
-                size_bytes: batch_config.size_bytes,
-                interval_ms: batch_config.interval.as_millis() as u64,
-                limit: partitioner.limit(),
-                memory_bytes: options.partition_memory_bytes,
-            };
-            let buffers = Buffers::new(config)
-                .with_context(|| format!("preparing {}", wal_dir.join("partitions").display()))?;
-            Some(Arc::new(Partitioning {
-                partitioner,
-                buffers,
-                pressure_bytes: max_bytes / 2,
-            }))
-        }
+    let lambda = spec
+        .destination
+        .processing()
+        .processor(crds::ProcessorType::Lambda)
+        .and_then(|p| p.lambda.as_ref());
+    // Dynamic partitioning buffers per partition; a transformation alone buffers its output
+    // the same way, in one buffer, so that its own hints can cut the batches it is invoked on.
+    let partitioning = if partitioner.is_some() || lambda.is_some() {
+        let config = BufferConfig {
+            dir: wal_dir.join("partitions"),
+            size_bytes: batch_config.size_bytes,
+            interval_ms: batch_config.interval.as_millis() as u64,
+            limit: partitioner.as_ref().map_or(1, |p| p.limit()),
+            memory_bytes: options.partition_memory_bytes,
+        };
+        let buffers = Buffers::new(config)
+            .with_context(|| format!("preparing {}", wal_dir.join("partitions").display()))?;
+        Some(Arc::new(Partitioning {
+            partitioner,
+            buffers,
+            pressure_bytes: max_bytes / 2,
+        }))
+    } else {
+        None
     };
     let pipeline = Pipeline {
         wal: wal.clone(),
@@ -169,7 +175,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         health: health.clone(),
         progress: progress.clone(),
         config: if partitioning.is_some() {
-            batch_config.for_partition_buffers()
+            batch_config.for_partition_buffers(lambda)
         } else {
             batch_config
         },

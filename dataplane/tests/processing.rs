@@ -174,11 +174,18 @@ fn local_stream(name: &str, prefix: &str, extra: &str, processors: &str) -> Stri
     )
 }
 
+/// The processors of a transformation; the function's buffering interval is 1 s unless
+/// `extra` sets it.
 fn lambda(url: &str, extra: &str) -> String {
+    let interval = if extra.contains("bufferIntervalInSeconds") {
+        ""
+    } else {
+        ", bufferIntervalInSeconds: 1"
+    };
     format!(
         "        - type: AppendDelimiterToRecord
         - type: Lambda
-          lambda: {{url: \"{url}\"{extra}}}
+          lambda: {{url: \"{url}\"{interval}{extra}}}
 "
     )
 }
@@ -323,6 +330,39 @@ async fn transformation_results_and_the_processing_failed_output() {
         ),
         2.0
     );
+}
+
+#[tokio::test]
+async fn the_transformation_is_invoked_by_its_own_buffering_hints() {
+    let service = Service::start(Mode::Normal, 0).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    // The destination cuts every second; the function buffers for 5 s.
+    let h = Hydrant::start(
+        tmp.path(),
+        &manifest(
+            "hinted",
+            &lambda(&service.url(), ", bufferIntervalInSeconds: 5"),
+        ),
+        &[],
+    )
+    .await;
+    let records: Vec<Vec<u8>> = (0..60).map(|i| format!("r{i}").into_bytes()).collect();
+    for chunk in records.chunks(10) {
+        put_records(&h.ingest_url(), "hinted", chunk).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    h.wait_drained(Duration::from_secs(60)).await;
+    let invocations = service.invocations();
+    let sizes: Vec<usize> = invocations
+        .iter()
+        .map(|e| e["records"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, vec![60], "one invocation for 3 s of records");
+    let mut got = delivered(tmp.path());
+    got.sort();
+    let mut want: Vec<String> = (0..60).map(|i| format!("R{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
 }
 
 #[tokio::test]

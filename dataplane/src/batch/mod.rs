@@ -35,13 +35,23 @@ pub struct BatchConfig {
 const IN_FLIGHT_BYTES: usize = 32 << 20;
 
 impl BatchConfig {
-    /// With dynamic partitioning the partition buffers apply the hints; batches read from the
-    /// log are cut small and early so records reach their partition promptly.
-    pub fn for_partition_buffers(self) -> Self {
-        Self {
-            size_bytes: self.size_bytes.min(8 << 20),
-            interval: self.interval.min(Duration::from_millis(200)),
-            ..self
+    /// With partition buffers, the buffers apply the hints, and batches read from the log are
+    /// cut small and early so records reach their buffer promptly: by the transformation's own
+    /// hints (`bufferSizeInMBs`, `bufferIntervalInSeconds`) when there is one, else at 8 MiB or
+    /// 200 ms.
+    pub fn for_partition_buffers(self, lambda: Option<&crds::LambdaProcessor>) -> Self {
+        match lambda {
+            // The function's buffer is its own: it may wait longer than the destination's.
+            Some(l) => Self {
+                size_bytes: ((l.buffer_size_in_mbs * f64::from(1 << 20)) as usize).max(1),
+                interval: Duration::from_secs(l.buffer_interval_in_seconds.max(0) as u64),
+                ..self
+            },
+            None => Self {
+                size_bytes: self.size_bytes.min(8 << 20),
+                interval: self.interval.min(Duration::from_millis(200)),
+                ..self
+            },
         }
     }
 
@@ -278,8 +288,18 @@ impl Pipeline {
             self.complete(first_seq, end_seq);
             return;
         };
-        let split = partitioning.partitioner.split(batch, lambda_keys).await;
-        let parts = split.parts;
+        let (parts, split_failed) = match &partitioning.partitioner {
+            Some(partitioner) => {
+                let split = partitioner.split(batch, lambda_keys).await;
+                (split.parts, split.failed)
+            }
+            None => {
+                // The whole stream is one buffer.
+                let mut whole = batch;
+                whole.partition = Some(Arc::new(Default::default()));
+                (vec![whole], Vec::new())
+            }
+        };
         let p = partitioning.clone();
         let added =
             tokio::task::spawn_blocking(move || p.buffers.add(first_seq, end_seq, parts)).await;
@@ -292,11 +312,13 @@ impl Pipeline {
                 return;
             }
         };
-        self.metrics.partition_count.set(added.active as i64);
-        self.metrics
-            .partition_count_exceeded
-            .set(i64::from(added.exceeded));
-        let mut failed = split.failed;
+        if partitioning.partitioner.is_some() {
+            self.metrics.partition_count.set(added.active as i64);
+            self.metrics
+                .partition_count_exceeded
+                .set(i64::from(added.exceeded));
+        }
+        let mut failed = split_failed;
         failed.extend(added.failed);
         if !failed.is_empty() {
             self.write_failed_records(crate::partition::ERROR_TYPE, &failed)
@@ -425,7 +447,9 @@ impl Pipeline {
         };
         self.deliver_part(batch).await;
         let (completed, active) = partitioning.buffers.delivered(flush);
-        self.metrics.partition_count.set(active as i64);
+        if partitioning.partitioner.is_some() {
+            self.metrics.partition_count.set(active as i64);
+        }
         for (first, end) in completed {
             self.complete(first, end);
         }

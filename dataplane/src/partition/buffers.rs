@@ -146,7 +146,9 @@ impl Buffers {
         let mut accepted = 0;
         let mut became_full = false;
         for part in parts {
-            let Some(partition) = part.partition.clone() else {
+            // An empty part (every record failed processing) joins no buffer: a buffer without
+            // records would never come due.
+            let Some(partition) = part.partition.clone().filter(|_| !part.is_empty()) else {
                 continue;
             };
             if !state.open.contains_key(&partition) {
@@ -322,7 +324,8 @@ impl Flush {
             data: data.into(),
             records,
             oldest_arrival_ms: self.buffer.oldest_ms,
-            partition: Some(self.partition.clone()),
+            // The whole-stream buffer has no keys: its objects are named without partition.
+            partition: (!self.partition.is_empty()).then(|| self.partition.clone()),
         })
     }
 }
@@ -397,6 +400,16 @@ mod tests {
         let (done, active) = b.delivered(fa);
         assert_eq!(done, vec![(0, 3)]);
         assert_eq!(active, 0);
+    }
+
+    #[test]
+    fn an_empty_part_completes_with_its_batch() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let b = buffers(tmp.path(), 1 << 20, 10);
+        let added = b.add(0, 5, vec![part(0, "a", &[])]);
+        assert_eq!(added.active, 0);
+        assert_eq!(b.release(0), vec![(0, 5)]);
+        assert_eq!(b.next_deadline_ms(), None);
     }
 
     #[test]

@@ -149,9 +149,10 @@ impl Partitioner {
     }
 }
 
-/// Dynamic partitioning of a stream: how records are keyed and where they wait.
+/// How records are keyed and where they wait before delivery: one buffer per partition with
+/// dynamic partitioning, else one buffer for the whole stream.
 pub struct Partitioning {
-    pub partitioner: Partitioner,
+    pub partitioner: Option<Partitioner>,
     pub buffers: buffers::Buffers,
     /// When the log holds more than this, the partition holding its oldest record flushes
     /// early so the checkpoint can move (otherwise slow partitions could fill the log and
