@@ -220,6 +220,10 @@ pub struct BackupBucket {
     pub prefix: Option<String>,
     #[serde(default)]
     pub compression_format: CompressionFormat,
+    /// The backup's own buffering (Firehose's defaults: 5 MiB, 300 s): backup objects are cut
+    /// by these hints, independently of the destination's.
+    #[serde(default)]
+    pub buffering_hints: crate::BufferingHints,
 }
 
 impl BackupBucket {

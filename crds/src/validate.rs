@@ -466,6 +466,13 @@ fn validate_s3(base: &str, s3: &S3Destination, fail: &mut impl FnMut(&str, Strin
                     e.to_string(),
                 );
             }
+            if let Some(backup) = &s3.s3_backup_configuration {
+                validate_object_hints(
+                    &format!("{base}.s3BackupConfiguration"),
+                    backup.buffering_hints,
+                    fail,
+                );
+            }
         }
         (crate::SourceBackupMode::Disabled, Some(_)) => fail(
             &format!("{base}.s3BackupMode"),
@@ -475,8 +482,12 @@ fn validate_s3(base: &str, s3: &S3Destination, fail: &mut impl FnMut(&str, Strin
     }
 }
 
-fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str, String)) {
-    let hints = d.buffering_hints;
+/// An object store's buffering hints: 1-128 MiB, 0-900 s.
+fn validate_object_hints(
+    base: &str,
+    hints: crate::BufferingHints,
+    fail: &mut impl FnMut(&str, String),
+) {
     if !(1..=128).contains(&hints.size_in_mbs) {
         fail(
             &format!("{base}.bufferingHints.sizeInMBs"),
@@ -489,6 +500,10 @@ fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str,
             format!("{} is outside 0-900", hints.interval_in_seconds),
         );
     }
+}
+
+fn validate_delivery(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str, String)) {
+    validate_object_hints(base, d.buffering_hints, fail);
     let prefix = match d.prefix.as_deref().map(PrefixTemplate::parse).transpose() {
         Ok(p) => p,
         Err(e) => {
@@ -722,6 +737,33 @@ mod tests {
                 "spec.destination.s3.fileExtension",
             ]
         );
+    }
+
+    #[test]
+    fn the_source_backup_has_its_own_hints() {
+        let s = stream(
+            "    s3:\n      bucket: main\n      s3BackupMode: Enabled\n      s3BackupConfiguration:\n        bucket: source\n        bufferingHints: {sizeInMBs: 0, intervalInSeconds: 901}\n",
+        );
+        let paths: Vec<_> = validate_spec(&s).into_iter().map(|e| e.path).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "spec.destination.s3.s3BackupConfiguration.bufferingHints.sizeInMBs",
+                "spec.destination.s3.s3BackupConfiguration.bufferingHints.intervalInSeconds",
+            ]
+        );
+        let s = stream(
+            "    s3:\n      bucket: main\n      s3BackupMode: Enabled\n      s3BackupConfiguration: {bucket: source}\n",
+        );
+        let Destination::S3(s3) = &s.spec.destination else {
+            panic!("s3");
+        };
+        let hints = s3
+            .s3_backup_configuration
+            .as_ref()
+            .map(|b| b.buffering_hints);
+        assert_eq!(hints, Some(crate::BufferingHints::default()));
+        assert!(validate_spec(&s).is_empty());
     }
 
     #[test]

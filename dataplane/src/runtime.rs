@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, bail};
 use tokio::sync::watch;
 
-use crate::batch::{BatchConfig, Pipeline, Progress};
+use crate::batch::{BatchConfig, Pipeline, Progress, SourceBackup};
 use crate::ingest::sigv4::Credentials;
 use crate::ingest::{Ingest, StreamIdentity, describe};
 use crate::metrics::Metrics;
@@ -126,6 +126,13 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
     let health = Arc::new(DeliveryHealth::default());
     let progress = Arc::new(Progress::new(recovery.delivered));
     let batch_config = BatchConfig::from_hints(&spec.destination.buffering_hints());
+    let backup_hints = match &spec.destination {
+        crds::Destination::S3(s3) => s3
+            .s3_backup_configuration
+            .as_ref()
+            .map(|b| b.buffering_hints),
+        _ => None,
+    };
     let partitioner = match spec.destination.object_delivery() {
         Some(d) => {
             crate::partition::Partitioner::build(d).context("configuring dynamic partitioning")?
@@ -146,13 +153,13 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
             interval_ms: batch_config.interval.as_millis() as u64,
             limit: partitioner.as_ref().map_or(1, |p| p.limit()),
             memory_bytes: options.partition_memory_bytes,
+            pressure_bytes: max_bytes / 2,
         };
         let buffers = Buffers::new(config)
             .with_context(|| format!("preparing {}", wal_dir.join("partitions").display()))?;
         Some(Arc::new(Partitioning {
             partitioner,
-            buffers,
-            pressure_bytes: max_bytes / 2,
+            buffers: Arc::new(buffers),
         }))
     } else {
         None
@@ -161,7 +168,26 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         wal: wal.clone(),
         destination: built.destination,
         s3_output: built.s3_output,
-        source_backup: built.source_backup,
+        source_backup: match (built.source_backup, backup_hints) {
+            (Some(out), Some(hints)) => {
+                let hints = BatchConfig::from_hints(&hints);
+                let config = BufferConfig {
+                    dir: wal_dir.join("backup"),
+                    size_bytes: hints.size_bytes,
+                    interval_ms: hints.interval.as_millis() as u64,
+                    limit: 1,
+                    memory_bytes: options.partition_memory_bytes,
+                    pressure_bytes: max_bytes / 2,
+                };
+                let buffers = Buffers::new(config)
+                    .with_context(|| format!("preparing {}", wal_dir.join("backup").display()))?;
+                Some(SourceBackup {
+                    out,
+                    buffers: Arc::new(buffers),
+                })
+            }
+            _ => None,
+        },
         partitioning: partitioning.clone(),
         processing: Processing::build(
             spec.destination.processing(),

@@ -786,6 +786,7 @@ async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage()
         credentialsSecret: s3-writer
         prefix: source/
         compressionFormat: GZIP
+        bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 4}}
       processingConfiguration:
         enabled: true
         processors:
@@ -802,9 +803,13 @@ async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage()
     )
     .await;
     // The backup bucket does not exist yet: nothing may be checkpointed until it does.
+    // Three puts a second apart: three transformation batches, one backup buffer.
     let records: Vec<Vec<u8>> = (0..300).map(|i| format!("rec {i}").into_bytes()).collect();
-    put_records(&h.ingest_url(), "backed", &records).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    for chunk in records.chunks(100) {
+        put_records(&h.ingest_url(), "backed", chunk).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(h.status().await["backlogRecords"].as_u64().unwrap_or(0) > 0);
     moto.create_bucket("source-backup").await;
     h.wait_drained(Duration::from_secs(90)).await;
@@ -825,6 +830,7 @@ async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage()
     assert_eq!(lines_of(moto.objects("main-bucket").await, "main/"), upper);
     // The backup holds the records as they arrived (no delimiter: records are concatenated).
     let backup = moto.objects("source-backup").await;
+    assert_eq!(backup.len(), 1, "cut by the backup's own hints");
     assert!(backup.iter().all(|(k, _, e)| k.starts_with("source/")
         && k.ends_with(".gz")
         && e.as_deref() == Some("gzip")));
@@ -839,6 +845,31 @@ async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage()
     assert!(!text.contains("REC"), "untransformed");
     let metrics = h.metrics().await;
     assert!(metric_value(&metrics, "hydrant_backup_records_total", &[]).unwrap_or(0.0) >= 300.0);
+
+    // DescribeDeliveryStream shows the backup with its own hints, read by the AWS SDK.
+    let described = h
+        .firehose()
+        .describe_delivery_stream()
+        .delivery_stream_name("backed")
+        .send()
+        .await
+        .expect("describe");
+    let ext = described
+        .delivery_stream_description()
+        .and_then(|d| d.destinations().first())
+        .and_then(|d| d.extended_s3_destination_description())
+        .expect("extended s3");
+    assert_eq!(
+        ext.s3_backup_mode(),
+        Some(&aws_sdk_firehose::types::S3BackupMode::Enabled)
+    );
+    let backup = ext.s3_backup_description().expect("backup description");
+    assert_eq!(backup.bucket_arn(), "arn:aws:s3:::source-backup");
+    let hints = backup.buffering_hints().expect("backup hints");
+    assert_eq!(
+        (hints.size_in_mbs(), hints.interval_in_seconds()),
+        (Some(1), Some(4))
+    );
 }
 
 /// A KPL-aggregated record (magic bytes, protobuf AggregatedRecord, MD5 trailer), built here

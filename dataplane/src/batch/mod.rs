@@ -16,7 +16,7 @@ use crate::destination::retry::Backoff;
 use crate::destination::{Batch, Destination, Failure, RecordMeta, RecordOutcome};
 use crate::metrics::Metrics;
 use crate::partition::Partitioning;
-use crate::partition::buffers::Flush;
+use crate::partition::buffers::{Buffers, Flush};
 use crate::process::Processing;
 use crate::status::DeliveryHealth;
 use crate::wal::{Wal, WalReader};
@@ -70,6 +70,8 @@ impl BatchConfig {
 #[derive(Debug)]
 pub struct Progress {
     tracker: Mutex<Tracker>,
+    /// Batches that wait on both the delivery and the backup: first → (end, sides left).
+    sides: Mutex<std::collections::HashMap<u64, (u64, u8)>>,
     /// Arrival (ms) of the oldest record in the batch being assembled; 0 when it is empty.
     assembling_oldest_ms: AtomicU64,
 }
@@ -78,6 +80,7 @@ impl Progress {
     pub fn new(delivered: u64) -> Self {
         Self {
             tracker: Mutex::new(Tracker::new(delivered)),
+            sides: Mutex::new(std::collections::HashMap::new()),
             assembling_oldest_ms: AtomicU64::new(0),
         }
     }
@@ -100,6 +103,22 @@ impl Progress {
     }
 }
 
+/// Source-record backup: the bucket, and the buffer that cuts its objects by its own hints.
+#[derive(Clone)]
+pub struct SourceBackup {
+    pub out: Arc<S3Output>,
+    pub buffers: Arc<Buffers>,
+}
+
+/// What a flush of buffered records does with them.
+#[derive(Clone)]
+enum Lane {
+    /// Delivers them to the destination; `gauges`: report the partition gauges.
+    Delivery { gauges: bool },
+    /// Writes them to the source-record backup.
+    Backup(Arc<S3Output>),
+}
+
 /// Everything the batcher and its delivery tasks share.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -109,7 +128,7 @@ pub struct Pipeline {
     pub s3_output: Option<Arc<S3Output>>,
     pub processing: Processing,
     /// Where untransformed source records are backed up (`s3BackupMode: Enabled`).
-    pub source_backup: Option<Arc<S3Output>>,
+    pub source_backup: Option<SourceBackup>,
     /// Dynamic partitioning (object destinations).
     pub partitioning: Option<Arc<Partitioning>>,
     pub metrics: Metrics,
@@ -143,11 +162,24 @@ impl Pipeline {
     /// Runs until `shutdown` turns true, then delivers everything durable and returns.
     pub async fn run(self, mut reader: WalReader, mut shutdown: watch::Receiver<bool>) {
         let checkpoints = tokio::spawn(checkpointer(self.wal.clone(), self.delivered.subscribe()));
-        let (drain_partitions, drain_rx) = watch::channel(false);
-        let flusher = self
-            .partitioning
-            .clone()
-            .map(|p| tokio::spawn(self.clone().flusher(p, drain_rx)));
+        let (drain_buffers, drain_rx) = watch::channel(false);
+        let mut flushers = Vec::new();
+        if let Some(p) = &self.partitioning {
+            let lane = Lane::Delivery {
+                gauges: p.partitioner.is_some(),
+            };
+            let flusher = self
+                .clone()
+                .flusher(p.buffers.clone(), lane, drain_rx.clone());
+            flushers.push(tokio::spawn(flusher));
+        }
+        if let Some(b) = &self.source_backup {
+            let lane = Lane::Backup(b.out.clone());
+            let flusher = self
+                .clone()
+                .flusher(b.buffers.clone(), lane, drain_rx.clone());
+            flushers.push(tokio::spawn(flusher));
+        }
         let budget = self.config.max_in_flight_bytes.min(u32::MAX as usize);
         let in_flight = Arc::new(Semaphore::new(budget));
         let mut tasks = JoinSet::new();
@@ -242,11 +274,11 @@ impl Pipeline {
             }
         }
         while tasks.join_next().await.is_some() {}
-        if let Some(flusher) = flusher {
-            // Every batch is in its partition buffers: deliver them all.
-            drain_partitions.send_replace(true);
+        // Every batch is in its buffers: deliver them all.
+        drain_buffers.send_replace(true);
+        for flusher in flushers {
             if let Err(e) = flusher.await {
-                tracing::error!(error = %e, "partition flusher failed");
+                tracing::error!(error = %e, "buffer flusher failed");
             }
         }
         // Dropping every sender ends the checkpointer after a final checkpoint.
@@ -264,9 +296,26 @@ impl Pipeline {
     /// forever: a record leaves the log only once it is somewhere durable.
     async fn deliver(&self, batch: Batch) {
         let (first_seq, end_seq) = (batch.first_seq, batch.end_seq);
-        if let Some(out) = &self.source_backup {
-            // Before processing: the records as they arrived.
-            self.write_backup(out, &batch).await;
+        if let Some(backup) = &self.source_backup {
+            // The batch is complete once delivered and backed up.
+            if let Ok(mut sides) = self.progress.sides.lock() {
+                sides.insert(first_seq, (end_seq, 2));
+            }
+            // Before processing: the records as they arrived, into the backup's own buffer.
+            let mut whole = batch.clone();
+            whole.partition = Some(Arc::new(Default::default()));
+            let buffers = backup.buffers.clone();
+            let added =
+                tokio::task::spawn_blocking(move || buffers.add(first_seq, end_seq, vec![whole]))
+                    .await;
+            if let Err(e) = added {
+                // Not in the buffer, so never complete: the log keeps it for a restart.
+                tracing::error!(error = %e, first_seq, "buffering a batch's backup failed");
+                return;
+            }
+            for (first, end) in backup.buffers.release(first_seq) {
+                self.finished(first, end);
+            }
         }
         let (batch, lambda_keys) = match self.processing.stages() {
             None => (batch, Vec::new()),
@@ -285,7 +334,7 @@ impl Pipeline {
         };
         let Some(partitioning) = &self.partitioning else {
             self.deliver_part(batch).await;
-            self.complete(first_seq, end_seq);
+            self.finished(first_seq, end_seq);
             return;
         };
         let (parts, split_failed) = match &partitioning.partitioner {
@@ -325,6 +374,28 @@ impl Pipeline {
                 .await;
         }
         for (first, end) in partitioning.buffers.release(first_seq) {
+            self.finished(first, end);
+        }
+    }
+
+    /// One side (delivery, or backup) of the log range `[first, end)` is done; the range is
+    /// complete when every side is.
+    fn finished(&self, first: u64, end: u64) {
+        let done = match self.progress.sides.lock() {
+            Ok(mut sides) => match sides.get_mut(&first) {
+                None => true,
+                Some((_, left)) => {
+                    *left -= 1;
+                    let done = *left == 0;
+                    if done {
+                        sides.remove(&first);
+                    }
+                    done
+                }
+            },
+            Err(_) => false,
+        };
+        if done {
             self.complete(first, end);
         }
     }
@@ -352,8 +423,7 @@ impl Pipeline {
 
     /// Flushes partition buffers as they fill or age, and early when the log is filling up;
     /// when `drain` turns true, flushes every buffer and returns once all are delivered.
-    async fn flusher(self, partitioning: Arc<Partitioning>, mut drain: watch::Receiver<bool>) {
-        let buffers = &partitioning.buffers;
+    async fn flusher(self, buffers: Arc<Buffers>, lane: Lane, mut drain: watch::Receiver<bool>) {
         let budget = self.config.max_in_flight_bytes.min(u32::MAX as usize);
         let in_flight = Arc::new(Semaphore::new(budget));
         let pressure_flush = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -362,14 +432,15 @@ impl Pipeline {
                      flush: Flush,
                      pressure: Option<Arc<std::sync::atomic::AtomicBool>>| {
             let pipeline = self.clone();
-            let partitioning = partitioning.clone();
+            let buffers = buffers.clone();
+            let lane = lane.clone();
             let in_flight = in_flight.clone();
             tasks.spawn(async move {
                 let cost = flush.bytes().clamp(1, budget) as u32;
                 let Ok(_permit) = in_flight.acquire_many_owned(cost).await else {
                     return;
                 };
-                pipeline.flush_partition(&partitioning, flush).await;
+                pipeline.flush_buffer(&buffers, flush, &lane).await;
                 if let Some(flag) = pressure {
                     flag.store(false, Ordering::Release);
                 }
@@ -380,7 +451,7 @@ impl Pipeline {
             for flush in buffers.take_due(crate::ingest::now_ms()) {
                 spawn(&mut tasks, flush, None);
             }
-            if self.wal.stats().disk_bytes > partitioning.pressure_bytes
+            if self.wal.stats().disk_bytes > buffers.pressure_bytes()
                 && !pressure_flush.load(Ordering::Acquire)
                 && let Some(flush) = buffers.take_oldest()
             {
@@ -416,8 +487,8 @@ impl Pipeline {
         while tasks.join_next().await.is_some() {}
     }
 
-    /// Delivers one partition buffer as an object, then completes the batches it finishes.
-    async fn flush_partition(&self, partitioning: &Partitioning, flush: Flush) {
+    /// Delivers one buffer (or writes it to the backup), then finishes the batches it held.
+    async fn flush_buffer(&self, buffers: &Buffers, flush: Flush, lane: &Lane) {
         let mut backoff = Backoff::default();
         let mut flush = flush;
         let (flush, batch) = loop {
@@ -445,13 +516,16 @@ impl Pipeline {
                 }
             }
         };
-        self.deliver_part(batch).await;
-        let (completed, active) = partitioning.buffers.delivered(flush);
-        if partitioning.partitioner.is_some() {
+        match lane {
+            Lane::Delivery { .. } => self.deliver_part(batch).await,
+            Lane::Backup(out) => self.write_backup(out, &batch).await,
+        }
+        let (completed, active) = buffers.delivered(flush);
+        if let Lane::Delivery { gauges: true } = lane {
             self.metrics.partition_count.set(active as i64);
         }
         for (first, end) in completed {
-            self.complete(first, end);
+            self.finished(first, end);
         }
     }
 }

@@ -21,7 +21,20 @@ pub fn description(
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
     let destination = match &spec.destination {
-        Destination::S3(s3) => object_description(identity, &s3.bucket, &s3.delivery, true),
+        Destination::S3(s3) => {
+            let mut v = object_description(identity, &s3.bucket, &s3.delivery, true);
+            if let Some(b) = &s3.s3_backup_configuration
+                && s3.s3_backup_mode == crds::SourceBackupMode::Enabled
+            {
+                let mut backup = b.as_s3();
+                backup.delivery.buffering_hints = b.buffering_hints;
+                let ext = &mut v["ExtendedS3DestinationDescription"];
+                ext["S3BackupMode"] = json!("Enabled");
+                ext["S3BackupDescription"] =
+                    object_description(identity, &backup.bucket, &backup.delivery, false);
+            }
+            v
+        }
         // The local directory has no bucket; a stable placeholder keeps ARN parsers working.
         Destination::Local(local) => {
             object_description(identity, "hydrant-local", &local.delivery, true)

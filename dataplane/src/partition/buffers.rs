@@ -30,6 +30,10 @@ pub struct BufferConfig {
     pub limit: usize,
     /// Bound on the buffered bytes kept in memory, across partitions.
     pub memory_bytes: usize,
+    /// When the log holds more than this, the buffer holding its oldest record flushes early
+    /// so the checkpoint can move (otherwise slow buffers could fill the log and stop ingest
+    /// until their interval passes).
+    pub pressure_bytes: u64,
 }
 
 pub struct Buffers {
@@ -300,6 +304,10 @@ impl Buffers {
     pub fn active(&self) -> usize {
         active_count(&self.state())
     }
+
+    pub fn pressure_bytes(&self) -> u64 {
+        self.config.pressure_bytes
+    }
 }
 
 impl Flush {
@@ -373,6 +381,7 @@ mod tests {
             interval_ms: 60_000,
             limit,
             memory_bytes: 1 << 20,
+            pressure_bytes: u64::MAX,
         })
         .expect("buffers")
     }
@@ -481,6 +490,7 @@ mod memory_tests {
             interval_ms: 60_000,
             limit: 10,
             memory_bytes: 1000,
+            pressure_bytes: u64::MAX,
         })
         .expect("buffers");
         let part = |first: u64, key: &str, len: usize| {

@@ -153,9 +153,5 @@ impl Partitioner {
 /// dynamic partitioning, else one buffer for the whole stream.
 pub struct Partitioning {
     pub partitioner: Option<Partitioner>,
-    pub buffers: buffers::Buffers,
-    /// When the log holds more than this, the partition holding its oldest record flushes
-    /// early so the checkpoint can move (otherwise slow partitions could fill the log and
-    /// stop ingest until their interval passes).
-    pub pressure_bytes: u64,
+    pub buffers: Arc<buffers::Buffers>,
 }
