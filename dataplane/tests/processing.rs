@@ -759,15 +759,11 @@ async fn partition_buffers_span_batches_and_flush_out_of_order_through_a_crash()
     assert!(errors(tmp.path(), "dynamic-partitioning-failed").is_empty());
 }
 
-#[tokio::test]
-async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage() {
-    let moto = common::moto::Moto::start().await;
-    moto.create_bucket("main-bucket").await;
-    let service = Service::start(Mode::Normal, 0).await;
-    let tmp = tempfile::tempdir().expect("tmp");
-    common::sinks::write_s3_secret(tmp.path());
-    let m = common::stream_manifest(
-        "backed",
+/// An S3 stream delivering to `main-bucket` under `main/` every second, with source-record
+/// backup to `source-backup` under `source/` (plus `backup` fields), then `rest`.
+fn backup_stream(name: &str, endpoint: &str, backup: &str, rest: &str) -> String {
+    common::stream_manifest(
+        name,
         "64Mi",
         &format!(
             "    s3:
@@ -785,15 +781,31 @@ async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage()
         forcePathStyle: true
         credentialsSecret: s3-writer
         prefix: source/
-        compressionFormat: GZIP
-        bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 4}}
-      processingConfiguration:
+        {backup}
+{rest}"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn source_records_are_backed_up_untransformed_even_after_a_backup_outage() {
+    let moto = common::moto::Moto::start().await;
+    moto.create_bucket("main-bucket").await;
+    let service = Service::start(Mode::Normal, 0).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    common::sinks::write_s3_secret(tmp.path());
+    let processors = format!(
+        "      processingConfiguration:
         enabled: true
         processors:
 {}",
-            lambda(&service.url(), ""),
-            endpoint = moto.endpoint()
-        ),
+        lambda(&service.url(), "")
+    );
+    let m = backup_stream(
+        "backed",
+        &moto.endpoint(),
+        "compressionFormat: GZIP\n        bufferingHints: {sizeInMBs: 1, intervalInSeconds: 4}",
+        &processors,
     );
     let secrets = tmp.path().join("secrets");
     let h = Hydrant::start(
@@ -982,5 +994,49 @@ async fn a_filling_log_flushes_the_oldest_partition_instead_of_stalling_ingest()
         want.sort();
         assert_eq!(lines.len(), want.len(), "k={key}");
         assert_eq!(lines, want, "k={key}");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_while_the_backup_buffers_loses_no_backup() {
+    let moto = common::moto::Moto::start().await;
+    moto.create_bucket("main-bucket").await;
+    moto.create_bucket("source-backup").await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    common::sinks::write_s3_secret(tmp.path());
+    // Delivery flushes every second; the backup waits 15 minutes.
+    let m = backup_stream(
+        "slow-backup",
+        &moto.endpoint(),
+        "bufferingHints: {sizeInMBs: 128, intervalInSeconds: 900}",
+        "",
+    );
+    let secrets = tmp.path().join("secrets");
+    let env = [("HYDRANT_SECRETS_DIR", secrets.to_str().expect("utf8"))];
+    let mut h = Hydrant::start(tmp.path(), &m, &env).await;
+    let records: Vec<Vec<u8>> = (0..200).map(|i| format!("b{i};").into_bytes()).collect();
+    put_records(&h.ingest_url(), "slow-backup", &records).await;
+    // Delivered, not yet backed up: the records stay in the log.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while moto.objects("main-bucket").await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", h.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(moto.objects("source-backup").await.is_empty());
+    assert_eq!(h.status().await["backlogRecords"], 200);
+    h.kill9();
+    h.restart().await;
+    // SIGTERM flushes the backup buffer before exiting.
+    let status = h.terminate(Duration::from_secs(60)).await;
+    assert!(status.success(), "{}", h.log());
+    let backup: Vec<u8> = moto
+        .objects("source-backup")
+        .await
+        .iter()
+        .flat_map(|(k, b, _)| objects::decode(k, b))
+        .collect();
+    let text = String::from_utf8(backup).expect("utf8");
+    for i in 0..200 {
+        assert!(text.contains(&format!("b{i};")), "b{i} backed up");
     }
 }
