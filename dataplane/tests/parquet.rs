@@ -63,7 +63,7 @@ async fn json_becomes_parquet_that_pyarrow_reads() {
           - {name: day, type: date}
           - {name: tags, type: 'array<string>'}
           - {name: attrs, type: 'map<string,bigint>'}
-          - {name: customer, type: 'struct<id:bigint,name:string>'}
+          - {name: customer, type: 'struct<Id:bigint,name:string>'}
           - {name: user_agent, type: string}
         inputFormatConfiguration:
           deserializer:
@@ -80,7 +80,7 @@ async fn json_becomes_parquet_that_pyarrow_reads() {
     let mut records: Vec<Vec<u8>> = (0..1000)
         .map(|i| {
             format!(
-                r#"{{"Order_ID":"o-{i}","QTY":{q},"total":{i}.25,"paid":{p},"ratio":0.5,"created":"2024-03-01T10:00:0{s}Z","day":"2024-03-0{d}","tags":["a","b{i}"],"attrs":{{"k":{i}}},"customer":{{"id":{i},"name":"c{i}"}},"ua.string":"curl/{i}","extra":"ignored"}}"#,
+                r#"{{"Order_ID":"o-{i}","QTY":{q},"total":{i}.25,"paid":{p},"ratio":0.5,"created":"2024-03-01T10:00:0{s}Z","day":"2024-03-0{d}","tags":["a","b{i}"],"attrs":{{"k":{i}}},"Customer":{{"ID":{i},"NAME":"c{i}"}},"ua.string":"curl/{i}","extra":"ignored"}}"#,
                 q = i % 7,
                 p = i % 2 == 0,
                 s = i % 10,

@@ -13,6 +13,9 @@ use crds::{Deserializer, InputFormatConfiguration, SchemaConfiguration};
 pub struct Normalizer {
     /// (column, the key it reads after normalisation, is a timestamp, is a date).
     columns: Vec<(String, String, bool, bool)>,
+    /// Per column: its type when it holds structs whose field names need the same
+    /// normalisation as column names.
+    nested: Vec<Option<DataType>>,
     /// Normalised key → the columns it feeds (several when mappings share a key).
     index: HashMap<String, Vec<usize>>,
     case_insensitive: bool,
@@ -43,6 +46,7 @@ impl Normalizer {
         };
         let mut out = Self {
             columns: Vec::new(),
+            nested: Vec::new(),
             index: HashMap::new(),
             case_insensitive,
             dots_to_underscores: dots,
@@ -63,8 +67,52 @@ impl Normalizer {
                 .or_default()
                 .push(out.columns.len());
             out.columns.push((name, key, ts, date));
+            out.nested.push(
+                ((out.case_insensitive || out.dots_to_underscores)
+                    && has_struct(field.data_type()))
+                .then(|| field.data_type().clone()),
+            );
         }
         out
+    }
+
+    /// `v` with the field names of its structs normalised like column names, so they match
+    /// the schema's (lower-case) struct fields; map keys are left as they are.
+    fn nest(&self, v: Value, t: &DataType) -> Value {
+        match (v, t) {
+            (Value::Object(m), DataType::Struct(fields)) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let k = self.normalized(&k).into_owned();
+                        let v = match fields.iter().find(|f| f.name() == &k) {
+                            Some(f) => self.nest(v, f.data_type()),
+                            None => v,
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            (Value::Array(items), DataType::List(item)) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| self.nest(v, item.data_type()))
+                    .collect(),
+            ),
+            (Value::Object(m), DataType::Map(entry, _)) => {
+                let DataType::Struct(kv) = entry.data_type() else {
+                    return Value::Object(m);
+                };
+                let Some(value) = kv.get(1) else {
+                    return Value::Object(m);
+                };
+                Value::Object(
+                    m.into_iter()
+                        .map(|(k, v)| (k, self.nest(v, value.data_type())))
+                        .collect(),
+                )
+            }
+            (v, _) => v,
+        }
     }
 
     fn normalize_key(&self, key: &str) -> String {
@@ -107,10 +155,15 @@ impl Normalizer {
             }
         }
         let mut row = Map::with_capacity(self.columns.len());
-        for ((column, _, ts, date), slot) in self.columns.iter().zip(slots) {
-            let Some(v) = slot else {
+        for (((column, _, ts, date), nested), slot) in
+            self.columns.iter().zip(&self.nested).zip(slots)
+        {
+            let Some(mut v) = slot else {
                 continue;
             };
+            if let Some(t) = nested {
+                v = self.nest(v, t);
+            }
             let v = match (&v, ts, date) {
                 (Value::String(s), true, _) => Value::from(self.timestamp(s).ok_or_else(|| {
                     Failure::new(
@@ -160,6 +213,20 @@ impl Normalizer {
             }
         }
         None
+    }
+}
+
+/// Whether a type holds a struct anywhere.
+fn has_struct(t: &DataType) -> bool {
+    match t {
+        DataType::Struct(_) => true,
+        DataType::List(item) => has_struct(item.data_type()),
+        // Only map values are normalised: the entry struct (key, value) itself is not.
+        DataType::Map(entry, _) => match entry.data_type() {
+            DataType::Struct(kv) => kv.get(1).is_some_and(|v| has_struct(v.data_type())),
+            _ => false,
+        },
+        _ => false,
     }
 }
 
@@ -227,6 +294,31 @@ mod tests {
         assert_eq!(
             row,
             serde_json::json!({"id": "a1", "id_copy": "a1", "other": 5})
+        );
+    }
+
+    #[test]
+    fn struct_fields_match_whatever_their_case() {
+        let columns: SchemaConfiguration = serde_json::from_value(serde_json::json!({
+            "columns": [
+                {"name": "Customer", "type": "struct<Id:bigint,Address:struct<City:string>>"},
+                {"name": "items", "type": "array<struct<SKU:string>>"},
+                {"name": "tags", "type": "map<string,struct<Level:int>>"}
+            ]
+        }))
+        .expect("schema");
+        let schema = crate::convert::schema::arrow_schema(&columns).expect("arrow schema");
+        let n = Normalizer::new(&columns, &InputFormatConfiguration::default(), &schema);
+        let row = n
+            .row(br#"{"CUSTOMER": {"ID": 7, "address": {"CITY": "Oslo"}}, "Items": [{"Sku": "a"}], "tags": {"Blue": {"LEVEL": 2}}}"#)
+            .expect("row");
+        assert_eq!(
+            row,
+            serde_json::json!({
+                "customer": {"id": 7, "address": {"city": "Oslo"}},
+                "items": [{"sku": "a"}],
+                "tags": {"Blue": {"level": 2}}
+            })
         );
     }
 

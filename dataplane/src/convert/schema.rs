@@ -50,7 +50,8 @@ pub fn arrow_type(t: &HiveType) -> DataType {
         HiveType::Struct(fields) => DataType::Struct(Fields::from(
             fields
                 .iter()
-                .map(|(n, t)| Field::new(n, arrow_type(t), true))
+                // Hive keeps struct field names in lower case, as column names.
+                .map(|(n, t)| Field::new(n.to_ascii_lowercase(), arrow_type(t), true))
                 .collect::<Vec<_>>(),
         )),
     }
