@@ -26,6 +26,7 @@ pub struct Metrics {
     pub ack_latency: Histogram,
     pub processing_invocations: IntCounterVec,
     pub processing_duration: Histogram,
+    pub partitioning_duration: Histogram,
     pub processing_records: IntCounterVec,
     pub processing_bytes: IntCounter,
     pub partition_count: IntGauge,
@@ -109,6 +110,14 @@ impl Metrics {
             .buckets(exponential_buckets(0.001, 2.0, 20)?),
         )?;
         registry.register(Box::new(processing_duration.clone()))?;
+        let partitioning_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "partitioning_duration_seconds",
+                "Time to extract the partition keys of a batch's records and group them (JQProcessing.Duration, per batch)",
+            )
+            .buckets(exponential_buckets(0.0001, 2.0, 20)?),
+        )?;
+        registry.register(Box::new(partitioning_duration.clone()))?;
         Ok(Self {
             incoming_bytes: counter(
                 "incoming_bytes_total",
@@ -168,6 +177,7 @@ impl Metrics {
                 &["result"],
             )?,
             processing_duration,
+            partitioning_duration,
             partition_count: gauge(
                 "active_partitions",
                 "Active dynamic partitions: buffers holding records or being delivered (PartitionCount)",

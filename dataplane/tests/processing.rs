@@ -718,6 +718,11 @@ async fn partition_buffers_span_batches_and_flush_out_of_order_through_a_crash()
         .count();
     assert!(spools >= 1, "mid's records are spooled to disk");
     let metrics = h.metrics().await;
+    assert!(
+        metric_value(&metrics, "hydrant_partitioning_duration_seconds_count", &[])
+            .is_some_and(|n| n >= 1.0),
+        "key extraction is timed"
+    );
     let active = metric_value(&metrics, "hydrant_active_partitions", &[]).expect("gauge");
     assert!(active >= 2.0, "slow and mid are active: {active}");
     // Buffered records are not delivered: the backlog counts them.

@@ -339,7 +339,11 @@ impl Pipeline {
         };
         let (parts, split_failed) = match &partitioning.partitioner {
             Some(partitioner) => {
+                let started = std::time::Instant::now();
                 let split = partitioner.split(batch, lambda_keys).await;
+                self.metrics
+                    .partitioning_duration
+                    .observe(started.elapsed().as_secs_f64());
                 (split.parts, split.failed)
             }
             None => {
