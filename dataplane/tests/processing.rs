@@ -644,15 +644,24 @@ fn keyed(key: &str, range: std::ops::Range<u32>, pad: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Stream `spans`, partitioned by the records' `k`.
+/// Stream `spans` to the local directory, partitioned by the records' `k`.
 fn keyed_stream(max_bytes: &str, hints: &str) -> String {
-    common::stream_manifest(
+    keyed_manifest(
         "spans",
         max_bytes,
+        "    local:\n      directory: ./out\n",
+        hints,
+    )
+}
+
+/// A stream to `target` (the destination's key and connection fields), partitioned by the
+/// records' `k` under `k=<k>/`.
+fn keyed_manifest(name: &str, max_bytes: &str, target: &str, hints: &str) -> String {
+    common::stream_manifest(
+        name,
+        max_bytes,
         &format!(
-            "    local:
-      directory: ./out
-      prefix: \"k=!{{partitionKeyFromQuery:k}}/\"
+            "{target}      prefix: \"k=!{{partitionKeyFromQuery:k}}/\"
       errorOutputPrefix: \"errors/!{{firehose:error-output-type}}/\"
       bufferingHints: {hints}
       dynamicPartitioningConfiguration: {{enabled: true}}
@@ -665,6 +674,17 @@ fn keyed_stream(max_bytes: &str, hints: &str) -> String {
 "
         ),
     )
+}
+
+/// The records of partition `key`, as sorted lines.
+fn of_key(records: &[Vec<u8>], key: &str) -> Vec<String> {
+    let mut lines: Vec<String> = records
+        .iter()
+        .map(|r| String::from_utf8(r.clone()).expect("utf8"))
+        .filter(|r| r.starts_with(&format!(r#"{{"k":"{key}""#)))
+        .collect();
+    lines.sort();
+    lines
 }
 
 fn objects_under(dir: &std::path::Path, partition: &str) -> usize {
@@ -991,12 +1011,7 @@ async fn a_filling_log_flushes_the_oldest_partition_instead_of_stalling_ingest()
     for key in keys {
         let mut lines = got.get(&format!("k={key}")).cloned().unwrap_or_default();
         lines.dedup();
-        let mut want: Vec<String> = records
-            .iter()
-            .map(|r| String::from_utf8(r.clone()).expect("utf8"))
-            .filter(|r| r.starts_with(&format!(r#"{{"k":"{key}""#)))
-            .collect();
-        want.sort();
+        let want = of_key(&records, key);
         assert_eq!(lines.len(), want.len(), "k={key}");
         assert_eq!(lines, want, "k={key}");
     }
@@ -1043,5 +1058,56 @@ async fn a_crash_while_the_backup_buffers_loses_no_backup() {
     let text = String::from_utf8(backup).expect("utf8");
     for i in 0..200 {
         assert!(text.contains(&format!("b{i};")), "b{i} backed up");
+    }
+}
+
+#[tokio::test]
+async fn partitions_are_delivered_to_s3_one_object_each() {
+    let moto = common::moto::Moto::start().await;
+    moto.create_bucket("parted").await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    common::sinks::write_s3_secret(tmp.path());
+    let target = format!(
+        "    s3:
+      bucket: parted
+      endpoint: {}
+      forcePathStyle: true
+      credentialsSecret: s3-writer
+      compressionFormat: GZIP
+",
+        moto.endpoint()
+    );
+    let m = keyed_manifest(
+        "s3-parts",
+        "64Mi",
+        &target,
+        "{sizeInMBs: 64, intervalInSeconds: 3}",
+    );
+    let secrets = tmp.path().join("secrets");
+    let env = [("HYDRANT_SECRETS_DIR", secrets.to_str().expect("utf8"))];
+    let h = Hydrant::start(tmp.path(), &m, &env).await;
+    let keys = ["red", "green", "blue"];
+    let records: Vec<Vec<u8>> = (0..300u32)
+        .map(|i| keyed(keys[i as usize % 3], i..i + 1, 5).remove(0))
+        .collect();
+    // Two batches a second apart; each partition's buffer spans both.
+    for half in records.chunks(150) {
+        put_records(&h.ingest_url(), "s3-parts", half).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    h.wait_drained(Duration::from_secs(60)).await;
+    let stored = moto.objects("parted").await;
+    assert_eq!(stored.len(), 3, "one object per partition");
+    for key in keys {
+        let prefix = format!("k={key}/s3-parts-1-");
+        let (name, bytes, encoding) = stored
+            .iter()
+            .find(|(k, _, _)| k.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no object under k={key}/"));
+        assert!(name.ends_with(".gz"), "{name}");
+        assert_eq!(encoding.as_deref(), Some("gzip"));
+        let mut lines = objects::lines(&objects::decode(name, bytes));
+        lines.sort();
+        assert_eq!(lines, of_key(&records, key), "k={key}");
     }
 }
