@@ -61,7 +61,7 @@ impl State {
     /// Takes partition's open buffer for delivery; it stays active until delivered.
     fn take(&mut self, partition: &Arc<Partition>) -> Option<Flush> {
         let buffer = self.open.remove(partition)?;
-        self.in_memory -= buffer.spool.in_memory();
+        self.in_memory = self.in_memory.saturating_sub(buffer.spool.in_memory());
         *self.flushing.entry(partition.clone()).or_default() += 1;
         Some(Flush {
             partition: partition.clone(),
@@ -83,7 +83,7 @@ impl State {
             else {
                 return;
             };
-            self.in_memory -= buffer.spool.in_memory();
+            self.in_memory = self.in_memory.saturating_sub(buffer.spool.in_memory());
             buffer.spool.spill();
             // A spool the disk refused keeps its records in memory.
             self.in_memory += buffer.spool.in_memory();
