@@ -153,6 +153,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
             interval_ms: batch_config.interval.as_millis() as u64,
             limit: partitioner.as_ref().map_or(1, |p| p.limit()),
             memory_bytes: options.partition_memory_bytes,
+            disk: wal.beside_bytes(),
             pressure_bytes: max_bytes / 2,
         };
         let buffers = Buffers::new(config)
@@ -177,6 +178,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
                     interval_ms: hints.interval.as_millis() as u64,
                     limit: 1,
                     memory_bytes: options.partition_memory_bytes,
+                    disk: wal.beside_bytes(),
                     pressure_bytes: max_bytes / 2,
                 };
                 let buffers = Buffers::new(config)

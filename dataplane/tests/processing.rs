@@ -676,6 +676,20 @@ fn keyed_manifest(name: &str, max_bytes: &str, target: &str, hints: &str) -> Str
     )
 }
 
+/// Bytes of the files under `dir`, recursively (files may vanish while it looks).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
 /// The records of partition `key`, as sorted lines.
 fn of_key(records: &[Vec<u8>], key: &str) -> Vec<String> {
     let mut lines: Vec<String> = records
@@ -990,7 +1004,25 @@ async fn a_filling_log_flushes_the_oldest_partition_instead_of_stalling_ingest()
     // Partitions that would wait 15 minutes, and a 16 MiB log: without early flushes the log
     // fills after 16 MiB and refuses records until the interval passes.
     let manifest = keyed_stream("16Mi", "{sizeInMBs: 128, intervalInSeconds: 900}");
-    let mut h = Hydrant::start(tmp.path(), &manifest, &[]).await;
+    // 1 MiB of partition buffers in memory: the rest is spooled beside the log, and the spools
+    // count toward the log's 16 MiB.
+    let mut h = Hydrant::start(
+        tmp.path(),
+        &manifest,
+        &[("HYDRANT_PARTITION_MEMORY_BYTES", "1048576")],
+    )
+    .await;
+    let wal = tmp.path().join("wal");
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(dir_bytes(&wal), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
     let keys = ["a", "b", "c", "d"];
     let records: Vec<Vec<u8>> = (0..40_000u32)
         .map(|i| {
@@ -999,6 +1031,11 @@ async fn a_filling_log_flushes_the_oldest_partition_instead_of_stalling_ingest()
         })
         .collect();
     put_until_accepted(&h.ingest_url(), "spans", &records, Duration::from_secs(120)).await;
+    sampler.abort();
+    // The log and its spools together stay within maxBytes, plus at most one spill of the
+    // memory budget (the operator sizes the volume with 1/8 + 64 MiB of headroom).
+    let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(peak <= 18 << 20, "the log's volume held {peak} bytes");
     let status = h.terminate(Duration::from_secs(60)).await;
     assert!(status.success(), "{}", h.log());
     assert!(

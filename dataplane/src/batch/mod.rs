@@ -455,7 +455,7 @@ impl Pipeline {
             for flush in buffers.take_due(crate::ingest::now_ms()) {
                 spawn(&mut tasks, flush, None);
             }
-            if self.wal.stats().disk_bytes > buffers.pressure_bytes()
+            if self.wal.used_bytes() > buffers.pressure_bytes()
                 && !pressure_flush.load(Ordering::Acquire)
                 && let Some(flush) = buffers.take_oldest()
             {

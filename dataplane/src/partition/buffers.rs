@@ -30,6 +30,8 @@ pub struct BufferConfig {
     pub limit: usize,
     /// Bound on the buffered bytes kept in memory, across partitions.
     pub memory_bytes: usize,
+    /// The log's count of bytes kept beside it: spool files add theirs.
+    pub disk: Arc<std::sync::atomic::AtomicU64>,
     /// When the log holds more than this, the buffer holding its oldest record flushes early
     /// so the checkpoint can move (otherwise slow buffers could fill the log and stop ingest
     /// until their interval passes).
@@ -182,7 +184,7 @@ impl Buffers {
                 state.open.insert(
                     partition.clone(),
                     Buffer {
-                        spool: Spool::new(path),
+                        spool: Spool::new(path, self.config.disk.clone()),
                         bytes: 0,
                         records: 0,
                         oldest_ms: u64::MAX,
@@ -381,6 +383,7 @@ mod tests {
             interval_ms: 60_000,
             limit,
             memory_bytes: 1 << 20,
+            disk: Default::default(),
             pressure_bytes: u64::MAX,
         })
         .expect("buffers")
@@ -490,6 +493,7 @@ mod memory_tests {
             interval_ms: 60_000,
             limit: 10,
             memory_bytes: 1000,
+            disk: Default::default(),
             pressure_bytes: u64::MAX,
         })
         .expect("buffers");

@@ -9,6 +9,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::destination::RecordMeta;
 
@@ -24,16 +26,22 @@ pub struct Spool {
     metas: Vec<RecordMeta>,
     /// Writing the file failed once: the rest stays in memory (the log still has it all).
     memory_only: bool,
+    /// Bytes in the file, also counted in `disk` (shared by every spool beside one log).
+    file_bytes: u64,
+    disk: Arc<AtomicU64>,
 }
 
 impl Spool {
-    pub fn new(path: PathBuf) -> Self {
+    /// A spool at `path` whose file's bytes are added to `disk` while it exists.
+    pub fn new(path: PathBuf, disk: Arc<AtomicU64>) -> Self {
         Self {
             path,
             file: None,
             data: Vec::new(),
             metas: Vec::new(),
             memory_only: false,
+            file_bytes: 0,
+            disk,
         }
     }
 
@@ -85,6 +93,9 @@ impl Spool {
                     .open(&self.path)?,
             ),
         };
+        // Counted before the write: a partial write still takes space.
+        self.file_bytes += frames.len() as u64;
+        self.disk.fetch_add(frames.len() as u64, Ordering::AcqRel);
         file.write_all(&frames)?;
         // Released, not cleared: a spilled partition's memory goes back to the budget.
         self.data = Vec::new();
@@ -161,6 +172,7 @@ fn parse(frames: &[u8], data: &mut Vec<u8>, metas: &mut Vec<RecordMeta>) -> Opti
 
 impl Drop for Spool {
     fn drop(&mut self) {
+        self.disk.fetch_sub(self.file_bytes, Ordering::AcqRel);
         if self.file.take().is_some()
             && let Err(e) = fs::remove_file(&self.path)
             && e.kind() != io::ErrorKind::NotFound
@@ -196,7 +208,8 @@ mod tests {
     fn records_come_back_in_order_from_memory_and_disk() {
         let tmp = tempfile::tempdir().expect("tmp");
         let path = tmp.path().join("1.spool");
-        let mut spool = Spool::new(path.clone());
+        let disk = Arc::new(AtomicU64::new(0));
+        let mut spool = Spool::new(path.clone(), disk.clone());
         let records: Vec<&[u8]> = vec![b"a", b"spilled", b"", b"tail"];
         for (i, r) in records.iter().enumerate() {
             let meta = RecordMeta {
@@ -213,6 +226,11 @@ mod tests {
             }
         }
         assert!(path.exists(), "the first two records went to disk");
+        assert_eq!(
+            disk.load(Ordering::Acquire),
+            2 * 24 + 1 + 7,
+            "frames counted"
+        );
         let (data, metas) = spool.take().expect("read");
         assert_eq!(metas.len(), 4);
         for (i, m) in metas.iter().enumerate() {
@@ -223,5 +241,6 @@ mod tests {
         }
         drop(spool);
         assert!(!path.exists(), "dropping a spool removes its file");
+        assert_eq!(disk.load(Ordering::Acquire), 0);
     }
 }

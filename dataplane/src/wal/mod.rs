@@ -128,6 +128,9 @@ struct Shared {
     dir: PathBuf,
     max_bytes: u64,
     disk_bytes: AtomicU64,
+    /// Bytes of copies of logged records kept beside the log (partition spools): they count
+    /// toward `max_bytes`, so the volume holds the log and its copies together.
+    beside_bytes: Arc<AtomicU64>,
     delivered: AtomicU64,
     /// Segment first sequence number → size in bytes.
     segments: Mutex<BTreeMap<u64, u64>>,
@@ -223,6 +226,7 @@ impl Wal {
             dir: dir.clone(),
             max_bytes: config.max_bytes,
             disk_bytes: AtomicU64::new(disk_bytes),
+            beside_bytes: Arc::new(AtomicU64::new(0)),
             delivered: AtomicU64::new(delivered),
             segments: Mutex::new(segments),
             failed: AtomicBool::new(false),
@@ -295,8 +299,19 @@ impl Wal {
 
     /// Whether the log is refusing appends for lack of space (until delivery frees some).
     pub fn is_full(&self) -> bool {
-        self.shared.throttling.load(Ordering::Acquire)
-            || self.shared.disk_bytes.load(Ordering::Acquire) >= self.shared.max_bytes
+        self.shared.throttling.load(Ordering::Acquire) || self.used_bytes() >= self.shared.max_bytes
+    }
+
+    /// Bytes on the log's volume: the segments and the copies kept beside them.
+    pub fn used_bytes(&self) -> u64 {
+        self.shared.disk_bytes.load(Ordering::Acquire)
+            + self.shared.beside_bytes.load(Ordering::Acquire)
+    }
+
+    /// The counter that files kept beside the log (copies of its records) add their bytes to,
+    /// and subtract them from when removed.
+    pub fn beside_bytes(&self) -> Arc<AtomicU64> {
+        self.shared.beside_bytes.clone()
     }
 
     /// A reader that starts at the first undelivered record.

@@ -72,7 +72,8 @@ impl Writer {
         }
         let mut accepted = Vec::with_capacity(group.len());
         let mut written = 0u64;
-        let mut disk = self.shared.disk_bytes.load(Ordering::Acquire);
+        let mut disk = self.shared.disk_bytes.load(Ordering::Acquire)
+            + self.shared.beside_bytes.load(Ordering::Acquire);
         for req in group.drain(..) {
             let len = req.frames.len() as u64;
             if disk + len > self.shared.max_bytes {
