@@ -146,21 +146,26 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         .and_then(|p| p.lambda.as_ref());
     // Dynamic partitioning buffers per partition; a transformation alone buffers its output
     // the same way, in one buffer, so that its own hints can cut the batches it is invoked on.
-    let partitioning = if partitioner.is_some() || lambda.is_some() {
+    let buffers = |subdir: &str, hints: &BatchConfig, limit: usize| -> anyhow::Result<_> {
+        let dir = wal_dir.join(subdir);
         let config = BufferConfig {
-            dir: wal_dir.join("partitions"),
-            size_bytes: batch_config.size_bytes,
-            interval_ms: batch_config.interval.as_millis() as u64,
-            limit: partitioner.as_ref().map_or(1, |p| p.limit()),
+            dir: dir.clone(),
+            size_bytes: hints.size_bytes,
+            interval_ms: hints.interval.as_millis() as u64,
+            limit,
             memory_bytes: options.partition_memory_bytes,
             disk: wal.beside_bytes(),
             pressure_bytes: max_bytes / 2,
         };
-        let buffers = Buffers::new(config)
-            .with_context(|| format!("preparing {}", wal_dir.join("partitions").display()))?;
+        let buffers =
+            Buffers::new(config).with_context(|| format!("preparing {}", dir.display()))?;
+        Ok(Arc::new(buffers))
+    };
+    let partitioning = if partitioner.is_some() || lambda.is_some() {
+        let limit = partitioner.as_ref().map_or(1, |p| p.limit());
         Some(Arc::new(Partitioning {
+            buffers: buffers("partitions", &batch_config, limit)?,
             partitioner,
-            buffers: Arc::new(buffers),
         }))
     } else {
         None
@@ -170,24 +175,10 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         destination: built.destination,
         s3_output: built.s3_output,
         source_backup: match (built.source_backup, backup_hints) {
-            (Some(out), Some(hints)) => {
-                let hints = BatchConfig::from_hints(&hints);
-                let config = BufferConfig {
-                    dir: wal_dir.join("backup"),
-                    size_bytes: hints.size_bytes,
-                    interval_ms: hints.interval.as_millis() as u64,
-                    limit: 1,
-                    memory_bytes: options.partition_memory_bytes,
-                    disk: wal.beside_bytes(),
-                    pressure_bytes: max_bytes / 2,
-                };
-                let buffers = Buffers::new(config)
-                    .with_context(|| format!("preparing {}", wal_dir.join("backup").display()))?;
-                Some(SourceBackup {
-                    out,
-                    buffers: Arc::new(buffers),
-                })
-            }
+            (Some(out), Some(hints)) => Some(SourceBackup {
+                out,
+                buffers: buffers("backup", &BatchConfig::from_hints(&hints), 1)?,
+            }),
             _ => None,
         },
         partitioning: partitioning.clone(),

@@ -16,7 +16,7 @@ use crate::destination::retry::Backoff;
 use crate::destination::{Batch, Destination, Failure, RecordMeta, RecordOutcome};
 use crate::metrics::Metrics;
 use crate::partition::Partitioning;
-use crate::partition::buffers::{Buffers, Flush};
+use crate::partition::buffers::{Added, Buffers, Flush};
 use crate::process::Processing;
 use crate::status::DeliveryHealth;
 use crate::wal::{Wal, WalReader};
@@ -70,8 +70,6 @@ impl BatchConfig {
 #[derive(Debug)]
 pub struct Progress {
     tracker: Mutex<Tracker>,
-    /// Batches that wait on both the delivery and the backup: first → (end, sides left).
-    sides: Mutex<std::collections::HashMap<u64, (u64, u8)>>,
     /// Arrival (ms) of the oldest record in the batch being assembled; 0 when it is empty.
     assembling_oldest_ms: AtomicU64,
 }
@@ -80,7 +78,6 @@ impl Progress {
     pub fn new(delivered: u64) -> Self {
         Self {
             tracker: Mutex::new(Tracker::new(delivered)),
-            sides: Mutex::new(std::collections::HashMap::new()),
             assembling_oldest_ms: AtomicU64::new(0),
         }
     }
@@ -297,24 +294,16 @@ impl Pipeline {
     async fn deliver(&self, batch: Batch) {
         let (first_seq, end_seq) = (batch.first_seq, batch.end_seq);
         if let Some(backup) = &self.source_backup {
-            // The batch is complete once delivered and backed up.
-            if let Ok(mut sides) = self.progress.sides.lock() {
-                sides.insert(first_seq, (end_seq, 2));
-            }
-            // Before processing: the records as they arrived, into the backup's own buffer.
-            let mut whole = batch.clone();
-            whole.partition = Some(Arc::new(Default::default()));
-            let buffers = backup.buffers.clone();
-            let added =
-                tokio::task::spawn_blocking(move || buffers.add(first_seq, end_seq, vec![whole]))
-                    .await;
-            if let Err(e) = added {
-                // Not in the buffer, so never complete: the log keeps it for a restart.
-                tracing::error!(error = %e, first_seq, "buffering a batch's backup failed");
+            // Before processing: the records as they arrived, into the backup's own buffer. Its
+            // hold on the batch is released when the delivery side is done (`finished`), so the
+            // batch completes once both are.
+            let whole = vec![whole_stream(batch.clone())];
+            if self
+                .buffer(&backup.buffers, first_seq, end_seq, whole)
+                .await
+                .is_none()
+            {
                 return;
-            }
-            for (first, end) in backup.buffers.release(first_seq) {
-                self.finished(first, end);
             }
         }
         let (batch, lambda_keys) = match self.processing.stages() {
@@ -346,24 +335,13 @@ impl Pipeline {
                     .observe(started.elapsed().as_secs_f64());
                 (split.parts, split.failed)
             }
-            None => {
-                // The whole stream is one buffer.
-                let mut whole = batch;
-                whole.partition = Some(Arc::new(Default::default()));
-                (vec![whole], Vec::new())
-            }
+            None => (vec![whole_stream(batch)], Vec::new()),
         };
-        let p = partitioning.clone();
-        let added =
-            tokio::task::spawn_blocking(move || p.buffers.add(first_seq, end_seq, parts)).await;
-        let added = match added {
-            Ok(added) => added,
-            Err(e) => {
-                // The batch is not in any buffer, so it never completes: the log keeps it
-                // and a restart delivers it.
-                tracing::error!(error = %e, first_seq, "buffering a batch's partitions failed");
-                return;
-            }
+        let Some(added) = self
+            .buffer(&partitioning.buffers, first_seq, end_seq, parts)
+            .await
+        else {
+            return;
         };
         if partitioning.partitioner.is_some() {
             self.metrics.partition_count.set(added.active as i64);
@@ -382,25 +360,36 @@ impl Pipeline {
         }
     }
 
-    /// One side (delivery, or backup) of the log range `[first, end)` is done; the range is
-    /// complete when every side is.
+    /// Adds a batch's parts to `buffers`, off the runtime (it may write spool files). `None`
+    /// if that failed: the batch then never completes, and the log keeps it for a restart.
+    async fn buffer(
+        &self,
+        buffers: &Arc<Buffers>,
+        first: u64,
+        end: u64,
+        parts: Vec<Batch>,
+    ) -> Option<Added> {
+        let b = buffers.clone();
+        match tokio::task::spawn_blocking(move || b.add(first, end, parts)).await {
+            Ok(added) => Some(added),
+            Err(e) => {
+                tracing::error!(error = %e, first_seq = first, "buffering a batch failed");
+                None
+            }
+        }
+    }
+
+    /// The delivery side of the log range `[first, end)` is done (delivered, or in its error
+    /// output). With a source backup, the backup buffer's hold on the range is released and
+    /// the range completes once its backup is written too.
     fn finished(&self, first: u64, end: u64) {
-        let done = match self.progress.sides.lock() {
-            Ok(mut sides) => match sides.get_mut(&first) {
-                None => true,
-                Some((_, left)) => {
-                    *left -= 1;
-                    let done = *left == 0;
-                    if done {
-                        sides.remove(&first);
-                    }
-                    done
+        match &self.source_backup {
+            Some(backup) => {
+                for (first, end) in backup.buffers.release(first) {
+                    self.complete(first, end);
                 }
-            },
-            Err(_) => false,
-        };
-        if done {
-            self.complete(first, end);
+            }
+            None => self.complete(first, end),
         }
     }
 
@@ -525,13 +514,29 @@ impl Pipeline {
             Lane::Backup(out) => self.write_backup(out, &batch).await,
         }
         let (completed, active) = buffers.delivered(flush);
-        if let Lane::Delivery { gauges: true } = lane {
-            self.metrics.partition_count.set(active as i64);
-        }
-        for (first, end) in completed {
-            self.finished(first, end);
+        match lane {
+            Lane::Delivery { gauges } => {
+                if *gauges {
+                    self.metrics.partition_count.set(active as i64);
+                }
+                for (first, end) in completed {
+                    self.finished(first, end);
+                }
+            }
+            // The delivery side releases its own hold: these ranges are complete.
+            Lane::Backup(_) => {
+                for (first, end) in completed {
+                    self.complete(first, end);
+                }
+            }
         }
     }
+}
+
+/// The batch as the whole stream's one buffer (no partition keys).
+fn whole_stream(mut batch: Batch) -> Batch {
+    batch.partition = Some(Arc::new(Default::default()));
+    batch
 }
 
 /// Checkpoints at most every [`CHECKPOINT_INTERVAL`]: each checkpoint costs fsyncs that contend with

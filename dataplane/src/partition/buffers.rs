@@ -5,8 +5,8 @@
 //! Where the records are: in the write-ahead log, and in each partition's spool (see
 //! [`super::spool`]). Spools hold their records in memory up to a budget shared by all
 //! partitions (`memory_bytes`); past it the largest spill to their files, so memory stays
-//! bounded whatever the number of partitions and few small partitions never touch the disk. The log's checkpoint
-//! cannot pass a batch until every partition holding one of its records is delivered: each
+//! bounded whatever the number of partitions and few small partitions never touch the disk.
+//! The log's checkpoint cannot pass a batch until every partition holding one of its records is delivered: each
 //! batch counts the partition buffers it went into, and when the last of them is delivered
 //! the batch is complete. Partitions therefore flush in any order while the checkpoint stays
 //! exact, and after a crash the log replays every record whose partition was not delivered.
@@ -301,10 +301,6 @@ impl Buffers {
             finish_part(&mut state.batches, first, parts, &mut done);
         }
         (done, active_count(state))
-    }
-
-    pub fn active(&self) -> usize {
-        active_count(&self.state())
     }
 
     pub fn pressure_bytes(&self) -> u64 {

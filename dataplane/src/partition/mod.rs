@@ -31,7 +31,6 @@ pub struct Partitioner {
 pub struct Split {
     pub parts: Vec<Batch>,
     pub failed: Vec<FailedRecord>,
-    pub partitions: usize,
 }
 
 impl Partitioner {
@@ -131,7 +130,6 @@ impl Partitioner {
                 }
             }
         }
-        let partitions = groups.len();
         let parts = groups
             .into_iter()
             .map(|(values, indices)| {
@@ -141,11 +139,7 @@ impl Partitioner {
                 part
             })
             .collect();
-        Split {
-            parts,
-            failed,
-            partitions,
-        }
+        Split { parts, failed }
     }
 }
 
