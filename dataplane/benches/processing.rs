@@ -188,7 +188,7 @@ async fn main() {
 /// The conversion and partitioning stages alone on one core, without ingest or the log: what
 /// the stages themselves sustain.
 async fn stages_alone(all: &[Vec<u8>], mib: f64) {
-    let batch = dataplane::destination::Batch::from_records(0, 1, all.iter().map(|r| r.as_slice()));
+    let batch = dataplane::record::Batch::from_records(0, 1, all.iter().map(|r| r.as_slice()));
     let spec: crds::DataFormatConversionConfiguration = serde_json::from_value(json!({
         "schemaConfiguration": {"columns": [
             {"name": "num", "type": "bigint"}, {"name": "part", "type": "int"},

@@ -1,14 +1,39 @@
-//! Hydrant's data plane: ingest → wal → batch → process → encode → destination.
+//! Hydrant's data plane, in the order a record meets it. Each module imports only those
+//! listed below it (the wiring at the end imports everything).
 
+// The stages.
+/// After the log: batches assembled, processed, buffered, delivered with retry, checkpointed.
 pub mod batch;
+/// Format conversion: JSON records to Parquet.
 pub mod convert;
+/// The destinations, behind one trait, with object naming, error output and backup.
 pub mod destination;
+/// Compression of objects and request bodies.
 pub mod encode;
+/// The Firehose API and the plain endpoint: requests in, records framed for the log.
 pub mod ingest;
-pub mod metrics;
+/// Dynamic partitioning: partition keys, and one buffer per active partition.
 pub mod partition;
+/// Record processors: decompression, CloudWatch Logs extraction, de-aggregation, the
+/// Lambda-compatible transformation.
 pub mod process;
-pub mod runtime;
-pub mod server;
-pub mod status;
+/// The write-ahead log: group-commit fsync, torn-tail recovery, checkpoints.
 pub mod wal;
+
+// Shared by the stages, importing none of them.
+/// The Prometheus metrics every stage reports.
+pub mod metrics;
+/// Plain record types: batches, record metadata, partition keys, failures, hints.
+pub mod record;
+/// Delivery health and the `/status` document.
+pub mod status;
+/// The clock, retry with backoff, the HTTP client, Secrets.
+pub mod support;
+
+// Wiring.
+/// The stream's plan: every decision the spec implies, as plain data.
+pub mod plan;
+/// Opens the log, builds the plan's parts and runs them until a signal.
+pub mod runtime;
+/// `/metrics`, `/healthz`, `/readyz`, `/status`.
+pub mod server;

@@ -1,7 +1,9 @@
-//! Wiring one stream's data plane together and running it until a signal.
+//! Running one stream: open the log, build what the plan names, start the tasks, and on a
+//! signal drain and return. Every decision about how records flow is in [`StreamPlan`]; this
+//! module only opens things and starts them.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -9,17 +11,20 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, bail};
 use tokio::sync::watch;
 
-use crate::batch::{BatchConfig, Pipeline, Progress, SourceBackup};
+use crate::batch::{Pipeline, Progress, SourceBackup};
+use crate::destination::registry::{self, BuildContext};
 use crate::ingest::sigv4::Credentials;
 use crate::ingest::{Ingest, StreamIdentity, describe};
 use crate::metrics::Metrics;
-use crate::partition::Partitioning;
 use crate::partition::buffers::{BufferConfig, Buffers};
+use crate::partition::{Partitioner, Partitioning};
+use crate::plan::StreamPlan;
 use crate::process::Processing;
+use crate::record::Hints;
 use crate::server::Observed;
 use crate::status::DeliveryHealth;
-use crate::wal::{FsyncObserver, Wal, WalConfig};
-use crds::{DeliveryStream, IngestAuth, parse_quantity, validate_spec};
+use crate::wal::{FsyncObserver, Recovery, Wal, WalConfig};
+use crds::{DeliveryStream, DeliveryStreamSpec, IngestAuth, parse_quantity, validate_spec};
 
 /// Process settings that are not part of the stream's spec.
 #[derive(Debug, Clone)]
@@ -39,6 +44,14 @@ pub struct Options {
     pub wal_dir: Option<PathBuf>,
 }
 
+/// The log, opened and recovered.
+struct Log {
+    wal: Wal,
+    recovery: Recovery,
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
 /// Runs the stream until SIGTERM/SIGINT, then drains and returns.
 pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()> {
     let errors = validate_spec(&stream);
@@ -53,199 +66,45 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         .clone()
         .unwrap_or_else(|| "default".to_owned());
     let spec = &stream.spec;
+    let plan = StreamPlan::new(spec);
     let metrics = Metrics::new(&namespace, &name).context("creating metrics")?;
-    let max_bytes = parse_quantity(&spec.buffer.max_bytes.0)?;
-    let wal_dir = options
-        .wal_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&spec.buffer.directory));
-    let fsync_histogram = metrics.fsync_duration.clone();
-    let (wal, recovery) = Wal::open_observed(
-        WalConfig {
-            dir: wal_dir.clone(),
-            max_bytes,
-            segment_bytes: options.segment_bytes,
-            durability: spec.buffer.durability,
-        },
-        Some(FsyncObserver(Box::new(move |s| fsync_histogram.observe(s)))),
-    )
-    .with_context(|| format!("opening the write-ahead log in {}", wal_dir.display()))?;
-    let replay = recovery.next_seq - recovery.delivered;
-    metrics.wal_replayed_records.inc_by(replay);
-    metrics.wal_truncated_bytes.inc_by(recovery.truncated_bytes);
-    tracing::info!(
-        dir = %wal_dir.display(),
-        undelivered = replay,
-        truncated_bytes = recovery.truncated_bytes,
-        segments = recovery.segments,
-        "write-ahead log recovered"
-    );
-
-    let identity_arn = format!(
-        "arn:aws:firehose:{}:{}:deliverystream/{name}",
-        options.region, options.account
-    );
+    let log = open_log(spec, &options, &metrics)?;
     let identity = StreamIdentity {
         name: name.clone(),
         account: options.account.clone(),
         region: options.region.clone(),
         version_id: options.version_id.clone(),
     };
-    let built = crate::destination::build::build(
-        &spec.destination,
-        &name,
-        &options.version_id,
-        &options.secrets_dir,
-        &identity.arn(),
-        recovery.id,
-        &metrics,
-    )
-    .context("configuring the destination")?;
-    let destination_kind = spec.destination.kind();
-    let credentials = match &spec.ingest.auth {
-        IngestAuth::None(_) => None,
-        IngestAuth::SigV4(sig) => {
-            let dir = options.secrets_dir.join(&sig.credentials_secret);
-            let creds = Credentials::from_dir(&dir)
-                .with_context(|| format!("reading ingest credentials from {}", dir.display()))?;
-            if creds.is_empty() {
-                bail!("ingest credentials secret {} holds no keys", dir.display());
-            }
-            Some(creds)
-        }
-    };
-    let description = describe::description(&identity, spec, SystemTime::now());
+    let pipeline = pipeline(spec, &plan, &identity, &log, &options, &metrics)?;
     let ingest = Arc::new(Ingest::new(
-        identity,
-        description,
-        wal.clone(),
+        identity.clone(),
+        describe::description(&identity, spec, SystemTime::now()),
+        log.wal.clone(),
         metrics.clone(),
-        credentials,
+        ingest_credentials(spec, &options.secrets_dir)?,
     ));
-
-    let health = Arc::new(DeliveryHealth::default());
-    let progress = Arc::new(Progress::new(recovery.delivered));
-    let batch_config = BatchConfig::from_hints(&spec.destination.buffering_hints());
-    let backup_hints = match &spec.destination {
-        crds::Destination::S3(s3) => s3
-            .s3_backup_configuration
-            .as_ref()
-            .map(|b| b.buffering_hints),
-        _ => None,
-    };
-    let partitioner = match spec.destination.object_delivery() {
-        Some(d) => {
-            crate::partition::Partitioner::build(d).context("configuring dynamic partitioning")?
-        }
-        None => None,
-    };
-    let lambda = spec
-        .destination
-        .processing()
-        .processor(crds::ProcessorType::Lambda)
-        .and_then(|p| p.lambda.as_ref());
-    // Dynamic partitioning buffers per partition; a transformation alone buffers its output
-    // the same way, in one buffer, so that its own hints can cut the batches it is invoked on.
-    let buffers = |subdir: &str, hints: &BatchConfig, limit: usize| -> anyhow::Result<_> {
-        let dir = wal_dir.join(subdir);
-        let config = BufferConfig {
-            dir: dir.clone(),
-            size_bytes: hints.size_bytes,
-            interval_ms: hints.interval.as_millis() as u64,
-            limit,
-            memory_bytes: options.partition_memory_bytes,
-            disk: wal.beside_bytes(),
-            pressure_bytes: max_bytes / 2,
-        };
-        let buffers =
-            Buffers::new(config).with_context(|| format!("preparing {}", dir.display()))?;
-        Ok(Arc::new(buffers))
-    };
-    let partitioning = if partitioner.is_some() || lambda.is_some() {
-        let limit = partitioner.as_ref().map_or(1, |p| p.limit());
-        Some(Arc::new(Partitioning {
-            buffers: buffers("partitions", &batch_config, limit)?,
-            partitioner,
-        }))
-    } else {
-        None
-    };
-    let pipeline = Pipeline {
-        wal: wal.clone(),
-        destination: built.destination,
-        s3_output: built.s3_output,
-        source_backup: match (built.source_backup, backup_hints) {
-            (Some(out), Some(hints)) => Some(SourceBackup {
-                out,
-                buffers: buffers("backup", &BatchConfig::from_hints(&hints), 1)?,
-            }),
-            _ => None,
-        },
-        partitioning: partitioning.clone(),
-        processing: Processing::build(
-            spec.destination.processing(),
-            &identity_arn,
-            &options.region,
-            &options.secrets_dir,
-            &metrics,
-        )
-        .context("configuring processing")?,
-        metrics: metrics.clone(),
-        health: health.clone(),
-        progress: progress.clone(),
-        config: if partitioning.is_some() {
-            batch_config.for_partition_buffers(lambda)
-        } else {
-            batch_config
-        },
-        delivered: Arc::new(watch::channel(recovery.delivered).0),
-    };
-    let (stop_batcher, batcher_stop_rx) = watch::channel(false);
-    let batcher = tokio::spawn(pipeline.run(wal.reader(), batcher_stop_rx));
-
     let observed = Arc::new(Observed {
         ingest: ingest.clone(),
-        progress,
-        health,
-        destination_kind,
-        max_bytes,
+        progress: pipeline.progress.clone(),
+        health: pipeline.health.clone(),
+        destination_kind: plan.destination.kind,
+        max_bytes: log.max_bytes,
         ready: false.into(),
     });
-    let metrics_listener = tokio::net::TcpListener::bind(options.metrics_addr)
-        .await
-        .with_context(|| format!("binding the metrics port {}", options.metrics_addr))?;
-    let metrics_server =
-        warp::serve(crate::server::routes(observed.clone())).incoming(metrics_listener);
-    tokio::spawn(metrics_server.run());
-    {
-        let observed = observed.clone();
-        tokio::spawn(async move {
-            loop {
-                observed.update_gauges();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-    }
-
+    let (stop_batcher, batcher_stop_rx) = watch::channel(false);
+    let batcher = tokio::spawn(pipeline.run(log.wal.reader(), batcher_stop_rx));
+    serve_observability(observed.clone(), options.metrics_addr).await?;
     let ingest_addr = options
         .ingest_addr
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], spec.ingest.port as u16)));
-    let ingest_listener = tokio::net::TcpListener::bind(ingest_addr)
-        .await
-        .with_context(|| format!("binding the ingest port {ingest_addr}"))?;
-    let (stop_ingest, mut stop_ingest_rx) = watch::channel(false);
-    let ingest_server = warp::serve(crate::ingest::routes(ingest.clone()))
-        .incoming(ingest_listener)
-        .graceful(async move {
-            let _ = stop_ingest_rx.wait_for(|stop| *stop).await;
-        });
-    let ingest_task = tokio::spawn(ingest_server.run());
+    let (stop_ingest, ingest_task) = serve_ingest(ingest.clone(), ingest_addr).await?;
     observed.ready.store(true, Ordering::Release);
     tracing::info!(
         stream = %name,
         ingest = %ingest_addr,
         metrics = %options.metrics_addr,
-        destination = destination_kind,
+        destination = plan.destination.kind,
+        stages = ?plan.stages,
         "delivery stream running"
     );
 
@@ -269,13 +128,183 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
     }
     let _ = stop_batcher.send(true);
     batcher.await.context("the delivery task failed")?;
-    let stats = wal.stats();
+    let stats = log.wal.stats();
     tracing::info!(
         delivered = stats.delivered,
         next = stats.next_seq,
         "drained; exiting"
     );
     Ok(())
+}
+
+/// Opens and recovers the write-ahead log, counting what recovery found.
+fn open_log(
+    spec: &DeliveryStreamSpec,
+    options: &Options,
+    metrics: &Metrics,
+) -> anyhow::Result<Log> {
+    let max_bytes = parse_quantity(&spec.buffer.max_bytes.0)?;
+    let dir = options
+        .wal_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&spec.buffer.directory));
+    let fsync_histogram = metrics.fsync_duration.clone();
+    let (wal, recovery) = Wal::open_observed(
+        WalConfig {
+            dir: dir.clone(),
+            max_bytes,
+            segment_bytes: options.segment_bytes,
+            durability: spec.buffer.durability,
+        },
+        Some(FsyncObserver(Box::new(move |s| fsync_histogram.observe(s)))),
+    )
+    .with_context(|| format!("opening the write-ahead log in {}", dir.display()))?;
+    let replay = recovery.next_seq - recovery.delivered;
+    metrics.wal_replayed_records.inc_by(replay);
+    metrics.wal_truncated_bytes.inc_by(recovery.truncated_bytes);
+    tracing::info!(
+        dir = %dir.display(),
+        undelivered = replay,
+        truncated_bytes = recovery.truncated_bytes,
+        segments = recovery.segments,
+        "write-ahead log recovered"
+    );
+    Ok(Log {
+        wal,
+        recovery,
+        dir,
+        max_bytes,
+    })
+}
+
+/// Builds the destination, processing and the lanes the plan names.
+fn pipeline(
+    spec: &DeliveryStreamSpec,
+    plan: &StreamPlan,
+    identity: &StreamIdentity,
+    log: &Log,
+    options: &Options,
+    metrics: &Metrics,
+) -> anyhow::Result<Pipeline> {
+    let stream_arn = identity.arn();
+    let built = registry::build(
+        &spec.destination,
+        &BuildContext {
+            stream: &identity.name,
+            version_id: &options.version_id,
+            secrets_dir: &options.secrets_dir,
+            stream_arn: &stream_arn,
+            log_id: log.recovery.id,
+            ack_latency: metrics.ack_latency.clone(),
+        },
+    )
+    .context("configuring the destination")?;
+    let buffers = |subdir: &str, hints: Hints, limit: usize| -> anyhow::Result<Arc<Buffers>> {
+        let dir = log.dir.join(subdir);
+        let config = BufferConfig {
+            dir: dir.clone(),
+            hints,
+            limit,
+            memory_bytes: options.partition_memory_bytes,
+            disk: log.wal.beside_bytes(),
+            pressure_bytes: log.max_bytes / 2,
+        };
+        let buffers =
+            Buffers::new(config).with_context(|| format!("preparing {}", dir.display()))?;
+        Ok(Arc::new(buffers))
+    };
+    let partitioning = match &plan.buffers {
+        None => None,
+        Some(lane) => Some(Arc::new(Partitioning {
+            buffers: buffers("partitions", lane.hints(), lane.limit())?,
+            partitioner: match spec.destination.object_delivery() {
+                Some(d) if lane.partitioned() => {
+                    Partitioner::build(d).context("configuring dynamic partitioning")?
+                }
+                _ => None,
+            },
+        })),
+    };
+    let source_backup = match (built.source_backup, plan.source_backup) {
+        (Some(out), Some(hints)) => Some(SourceBackup {
+            out,
+            buffers: buffers("backup", hints, 1)?,
+        }),
+        _ => None,
+    };
+    let processing = Processing::build(
+        spec.destination.processing(),
+        &stream_arn,
+        &options.region,
+        &options.secrets_dir,
+        metrics,
+    )
+    .context("configuring processing")?;
+    Ok(Pipeline {
+        wal: log.wal.clone(),
+        destination: built.destination,
+        profile: plan.destination,
+        s3_output: built.s3_output,
+        processing,
+        source_backup,
+        partitioning,
+        metrics: metrics.clone(),
+        health: Arc::new(DeliveryHealth::default()),
+        progress: Arc::new(Progress::new(log.recovery.delivered)),
+        cut: plan.cut,
+        in_flight_bytes: plan.in_flight_bytes,
+        delivered: Arc::new(watch::channel(log.recovery.delivered).0),
+    })
+}
+
+/// The keys producers sign with, when ingest verifies SigV4.
+fn ingest_credentials(
+    spec: &DeliveryStreamSpec,
+    secrets_dir: &Path,
+) -> anyhow::Result<Option<Credentials>> {
+    let IngestAuth::SigV4(sig) = &spec.ingest.auth else {
+        return Ok(None);
+    };
+    let dir = secrets_dir.join(&sig.credentials_secret);
+    let creds = Credentials::from_dir(&dir)
+        .with_context(|| format!("reading ingest credentials from {}", dir.display()))?;
+    if creds.is_empty() {
+        bail!("ingest credentials secret {} holds no keys", dir.display());
+    }
+    Ok(Some(creds))
+}
+
+/// Serves `/metrics`, `/healthz`, `/readyz` and `/status`, and refreshes the gauges.
+async fn serve_observability(observed: Arc<Observed>, addr: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics port {addr}"))?;
+    let server = warp::serve(crate::server::routes(observed.clone())).incoming(listener);
+    tokio::spawn(server.run());
+    tokio::spawn(async move {
+        loop {
+            observed.update_gauges();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    Ok(())
+}
+
+/// Serves the Firehose API until the returned sender says stop.
+async fn serve_ingest(
+    ingest: Arc<Ingest>,
+    addr: SocketAddr,
+) -> anyhow::Result<(watch::Sender<bool>, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the ingest port {addr}"))?;
+    let (stop, mut stop_rx) = watch::channel(false);
+    let server = warp::serve(crate::ingest::routes(ingest))
+        .incoming(listener)
+        .graceful(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        });
+    Ok((stop, tokio::spawn(server.run())))
 }
 
 async fn wait_for_signal() {

@@ -33,7 +33,7 @@ impl Observed {
     pub fn report(&self) -> StatusReport {
         let wal = self.ingest.wal.stats();
         let backlog = wal.next_seq.saturating_sub(wal.delivered);
-        let now = crate::ingest::now_ms();
+        let now = crate::support::clock::now_ms();
         let oldest_age = if backlog == 0 {
             Some(0.0)
         } else {

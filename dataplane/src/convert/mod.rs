@@ -16,7 +16,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use serde_json::Value;
 
-use crate::destination::{Batch, Failure};
+use crate::record::{Batch, Failure};
 use crds::{DataFormatConversionConfiguration, ParquetCompression};
 
 pub use normalize::Normalizer;

@@ -7,7 +7,7 @@ use arrow_schema::{DataType, Schema};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::{Map, Value};
 
-use crate::destination::Failure;
+use crate::record::Failure;
 use crds::{Deserializer, InputFormatConfiguration, SchemaConfiguration};
 
 pub struct Normalizer {

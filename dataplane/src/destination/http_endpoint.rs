@@ -14,10 +14,11 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::http_client::{self, describe, transport_code};
-use super::{
-    Batch, DeliveryError, Destination, Failure, Outcome, RecordOutcome, RetryPolicy, secrets,
-};
+use super::{DeliveryError, Destination, Outcome, RecordOutcome};
+use crate::record::{Batch, Failure};
+use crate::support::error_text::describe;
+use crate::support::http_client::{self, transport_code};
+use crate::support::secrets;
 use crds::ContentEncoding;
 
 /// Records per request (Firehose's limit on `records`).
@@ -36,7 +37,6 @@ pub struct HttpEndpointDestination {
     common_attributes: String,
     gzip: bool,
     source_arn: String,
-    retry_seconds: i32,
     log_id: uuid::Uuid,
 }
 
@@ -66,7 +66,6 @@ impl HttpEndpointDestination {
             common_attributes: json!({ "commonAttributes": attributes }).to_string(),
             gzip: spec.request_configuration.content_encoding == ContentEncoding::Gzip,
             source_arn: source_arn.to_owned(),
-            retry_seconds: spec.retry_options.duration_in_seconds,
             log_id,
         })
     }
@@ -109,7 +108,7 @@ impl HttpEndpointDestination {
         body.extend_from_slice(b"{\"requestId\":\"");
         body.extend_from_slice(request_id.as_bytes());
         body.extend_from_slice(b"\",\"timestamp\":");
-        body.extend_from_slice(crate::ingest::now_ms().to_string().as_bytes());
+        body.extend_from_slice(crate::support::clock::now_ms().to_string().as_bytes());
         body.extend_from_slice(b",\"records\":[");
         let mut encoded = String::new();
         for (n, i) in range.enumerate() {
@@ -241,22 +240,6 @@ pub fn check_response(
 }
 
 impl Destination for HttpEndpointDestination {
-    fn kind(&self) -> &'static str {
-        "http_endpoint"
-    }
-
-    fn error_output_type(&self) -> &'static str {
-        "http-endpoint-failed"
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::for_duration(
-            self.retry_seconds,
-            Duration::from_secs(1),
-            Duration::from_secs(120),
-        )
-    }
-
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
         async move {
             let chunks: Vec<_> = (0..batch.len())

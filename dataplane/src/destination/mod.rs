@@ -1,31 +1,31 @@
-//! Destinations, behind one trait: a batch in, a per-record outcome out. The batcher owns retry,
-//! error output and backup, so every destination gets the same durability rules.
+//! Destinations, behind one trait: a batch in, a per-record outcome out. Delivery (in
+//! `batch/`) owns retry, error output and backup, so every destination gets the same
+//! durability rules.
+//!
+//! One file (or folder) per destination; [`registry`] says what each is (its metrics label,
+//! error-output type and retry policy) and builds it. The shared parts sit beside them:
+//! [`object_writer`] and [`object_naming`] (objects and their Firehose names), [`s3_output`]
+//! (the error-output and backup bucket), [`pg_connect`] (PostgreSQL and Redshift connections).
 
-pub mod backup;
-pub mod batch;
-pub mod build;
-pub mod http_client;
 pub mod http_endpoint;
-pub mod index_name;
-pub mod naming;
-pub mod object;
+pub mod object_naming;
+pub mod object_writer;
 pub mod opensearch;
 pub mod outcome;
 pub mod pg_connect;
-pub mod pg_rows;
 pub mod postgresql;
 pub mod redshift;
-pub mod retry;
-pub mod secrets;
+pub mod registry;
+pub mod s3;
+pub mod s3_output;
 pub mod splunk;
-
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use thiserror::Error;
 
-pub use batch::{Batch, RecordMeta};
-pub use outcome::{Failure, Outcome, RecordOutcome};
+use crate::record::{Batch, Failure};
+pub use outcome::{Outcome, RecordOutcome};
+pub use registry::Profile;
 
 /// A failure of the whole attempt: every record in it is retried.
 #[derive(Debug, Error)]
@@ -50,45 +50,8 @@ impl DeliveryError {
     }
 }
 
-/// How long, and how often, a destination's failing records are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retrying stops once the backoff waits add up to this; `None` retries forever (object
-    /// stores: records never leave the log undelivered).
-    pub duration: Option<Duration>,
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl RetryPolicy {
-    pub fn forever() -> Self {
-        Self {
-            duration: None,
-            initial: Duration::from_millis(200),
-            max: Duration::from_secs(30),
-        }
-    }
-
-    /// Retries for `retryOptions.durationInSeconds`, backing off from `initial` to `max`.
-    pub fn for_duration(seconds: i32, initial: Duration, max: Duration) -> Self {
-        Self {
-            duration: Some(Duration::from_secs(seconds.max(0) as u64)),
-            initial,
-            max,
-        }
-    }
-}
-
 /// One destination.
 pub trait Destination: Send + Sync {
-    /// The `destination` metrics label.
-    fn kind(&self) -> &'static str;
-
-    /// The `!{firehose:error-output-type}` of records this destination gives up on.
-    fn error_output_type(&self) -> &'static str;
-
-    fn retry_policy(&self) -> RetryPolicy;
-
     /// Delivers the batch once (the caller retries what is retryable). `Err` fails every record
     /// of the attempt, retryably.
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>>;
@@ -103,8 +66,8 @@ pub trait Destination: Send + Sync {
         None
     }
 
-    /// Destination-specific fields of a failed record's error-output JSON (firehose.md §3.5),
-    /// e.g. `esDocumentId`, `EventId`.
+    /// Destination-specific fields of a failed record's error-output JSON
+    /// (docs/compatibility.md, "Error output"), e.g. `esDocumentId`, `EventId`.
     fn error_fields(
         &self,
         _batch: &Batch,

@@ -1,22 +1,6 @@
 //! What a delivery attempt did to each record.
 
-/// Why a record (or an attempt) failed, in Firehose's vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// e.g. `HttpEndpoint.DestinationException`, `Splunk.AckTimeout`, or the HTTP status of an
-    /// OpenSearch item.
-    pub code: String,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-}
+use crate::record::Failure;
 
 /// One record's result.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use tokio_postgres::config::SslMode as WireSslMode;
 use tokio_postgres::{Client, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::secrets;
+use crate::support::secrets;
 
 /// libpq's `sslmode` values we support.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,17 +14,18 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::object::ObjectDestination;
+use super::object_writer::ObjectWriter;
 use super::pg_connect::PgTarget;
-use super::{Batch, DeliveryError, Destination, Failure, Outcome, RetryPolicy, secrets};
+use super::{DeliveryError, Destination, Outcome};
+use crate::record::{Batch, Failure};
+use crate::support::secrets;
 
 pub struct RedshiftDestination {
-    staging: ObjectDestination,
+    staging: ObjectWriter,
     bucket: String,
     prefix: String,
     target: PgTarget,
     copy: CopySql,
-    retry_seconds: i32,
     /// Batch (first sequence number) → its staged object and manifest keys.
     staged: Mutex<HashMap<u64, Staged>>,
 }
@@ -127,13 +128,7 @@ impl RedshiftDestination {
             .connect_timeout(Duration::from_secs(10));
         let s3 = &spec.s3_configuration;
         Ok(Self {
-            staging: ObjectDestination::s3(
-                s3,
-                stream,
-                version_id,
-                secrets_dir,
-                "redshift_staging",
-            )?,
+            staging: ObjectWriter::s3(s3, stream, version_id, secrets_dir)?,
             bucket: s3.bucket.clone(),
             prefix: s3.delivery.prefix.clone().unwrap_or_default(),
             target: PgTarget::new(config, secrets_dir, &spec.credentials_secret)?,
@@ -143,7 +138,6 @@ impl RedshiftDestination {
                 role_arn: spec.role_arn.clone(),
                 options: spec.copy_command.copy_options.clone(),
             },
-            retry_seconds: spec.retry_options.duration_in_seconds,
             staged: Mutex::new(HashMap::new()),
         })
     }
@@ -203,28 +197,12 @@ fn failure(e: &tokio_postgres::Error) -> Failure {
     };
     let message = match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => super::http_client::describe(e),
+        None => crate::support::error_text::describe(e),
     };
     Failure::new(code, message)
 }
 
 impl Destination for RedshiftDestination {
-    fn kind(&self) -> &'static str {
-        "redshift"
-    }
-
-    fn error_output_type(&self) -> &'static str {
-        "redshift-failed"
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::for_duration(
-            self.retry_seconds,
-            Duration::from_secs(1),
-            Duration::from_secs(300),
-        )
-    }
-
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
         self.load(batch).boxed()
     }

@@ -11,10 +11,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::http_client::{self, describe, transport_code};
-use super::{
-    Batch, DeliveryError, Destination, Failure, Outcome, RecordOutcome, RetryPolicy, secrets,
-};
+use super::{DeliveryError, Destination, Outcome, RecordOutcome};
+use crate::record::{Batch, Failure};
+use crate::support::error_text::describe;
+use crate::support::http_client::{self, transport_code};
+use crate::support::secrets;
 use crds::HecEndpointType;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -27,7 +28,6 @@ pub struct SplunkDestination {
     channel: String,
     event: bool,
     ack_timeout: Duration,
-    retry_seconds: i32,
     ack_latency: prometheus::Histogram,
 }
 
@@ -54,7 +54,6 @@ impl SplunkDestination {
             ack_timeout: Duration::from_secs(
                 spec.hec_acknowledgment_timeout_in_seconds.max(1) as u64
             ),
-            retry_seconds: spec.retry_options.duration_in_seconds,
             ack_latency,
         })
     }
@@ -200,22 +199,6 @@ fn hec_message(status: u16, body: &str) -> String {
 }
 
 impl Destination for SplunkDestination {
-    fn kind(&self) -> &'static str {
-        "splunk"
-    }
-
-    fn error_output_type(&self) -> &'static str {
-        "splunk-failed"
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::for_duration(
-            self.retry_seconds,
-            Duration::from_secs(1),
-            Duration::from_secs(60),
-        )
-    }
-
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
         async move { Ok(self.send(batch).await) }.boxed()
     }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::Ingest;
 use super::error::ApiError;
 use super::limits::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+use crate::support::clock::now_ms;
 use crate::wal::FrameBatch;
 
 const TARGET_PREFIX: &str = "Firehose_20150804.";
@@ -307,11 +308,4 @@ fn list(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
         serde_json::json!({"DeliveryStreamNames": names, "HasMoreDeliveryStreams": false})
             .to_string(),
     )
-}
-
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -5,7 +5,6 @@
 pub mod describe;
 pub mod error;
 mod firehose;
-pub use firehose::now_ms;
 pub mod limits;
 mod plain;
 pub mod sigv4;

@@ -3,8 +3,8 @@
 
 use super::Ingest;
 use super::error::ApiError;
-use super::firehose::now_ms;
 use super::limits::{MAX_RECORD_BYTES, record_too_large};
+use crate::support::clock::now_ms;
 use crate::wal::FrameBatch;
 
 pub async fn put(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {

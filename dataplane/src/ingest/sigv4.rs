@@ -40,18 +40,10 @@ impl Credentials {
 
     /// Reads a mounted Secret: one file per key, named by the access key id, holding the secret.
     pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
-        let mut keys = HashMap::new();
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Kubernetes mounts keys through `..data` symlinks; skip its bookkeeping entries.
-            if name.starts_with('.') || !entry.path().is_file() {
-                continue;
-            }
-            let secret = std::fs::read_to_string(entry.path())?;
-            keys.insert(name, secret.trim().to_owned());
-        }
-        Ok(Self { keys })
+        let keys = crate::support::secrets::read_all(dir)?;
+        Ok(Self {
+            keys: keys.into_iter().collect(),
+        })
     }
 
     pub fn is_empty(&self) -> bool {

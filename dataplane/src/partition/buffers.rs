@@ -17,16 +17,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::spool::{self, Spool};
-use crate::destination::backup::FailedRecord;
-use crate::destination::naming::Partition;
-use crate::destination::{Batch, Failure};
+use crate::record::{Batch, FailedRecord, Failure, Hints, Partition};
 
 /// When a partition buffer flushes, and how many may be active.
 #[derive(Debug, Clone)]
 pub struct BufferConfig {
     pub dir: PathBuf,
-    pub size_bytes: usize,
-    pub interval_ms: u64,
+    /// When each buffer flushes.
+    pub hints: Hints,
     pub limit: usize,
     /// Bound on the buffered bytes kept in memory, across partitions.
     pub memory_bytes: usize,
@@ -206,7 +204,7 @@ impl Buffers {
                 buffer.min_seq = buffer.min_seq.min(meta.seq);
             }
             *buffer.batches.entry(first).or_default() += 1;
-            let full = buffer.bytes >= self.config.size_bytes;
+            let full = buffer.bytes >= self.config.hints.size_bytes;
             state.in_memory += buffer.spool.in_memory() - before;
             accepted += 1;
             if full && let Some(flush) = state.take(&partition) {
@@ -245,7 +243,7 @@ impl Buffers {
         let due: Vec<Arc<Partition>> = state
             .open
             .iter()
-            .filter(|(_, b)| b.oldest_ms.saturating_add(self.config.interval_ms) <= now_ms)
+            .filter(|(_, b)| b.oldest_ms.saturating_add(self.config.hints.interval_ms()) <= now_ms)
             .map(|(p, _)| p.clone())
             .collect();
         out.extend(due.iter().filter_map(|p| state.take(p)));
@@ -281,7 +279,7 @@ impl Buffers {
         state
             .open
             .values()
-            .map(|b| b.oldest_ms.saturating_add(self.config.interval_ms))
+            .map(|b| b.oldest_ms.saturating_add(self.config.hints.interval_ms()))
             .min()
     }
 
@@ -375,8 +373,10 @@ mod tests {
     fn buffers(dir: &std::path::Path, size_bytes: usize, limit: usize) -> Buffers {
         Buffers::new(BufferConfig {
             dir: dir.join("partitions"),
-            size_bytes,
-            interval_ms: 60_000,
+            hints: Hints {
+                size_bytes,
+                interval: std::time::Duration::from_secs(60),
+            },
             limit,
             memory_bytes: 1 << 20,
             disk: Default::default(),
@@ -485,8 +485,10 @@ mod memory_tests {
         let dir = tmp.path().join("partitions");
         let b = Buffers::new(BufferConfig {
             dir: dir.clone(),
-            size_bytes: 1 << 30,
-            interval_ms: 60_000,
+            hints: Hints {
+                size_bytes: 1 << 30,
+                interval: std::time::Duration::from_secs(60),
+            },
             limit: 10,
             memory_bytes: 1000,
             disk: Default::default(),

@@ -7,8 +7,7 @@ use jaq_json::{Val, read};
 
 use std::sync::Arc;
 
-use crate::destination::Failure;
-use crate::destination::naming::Partition;
+use crate::record::{Failure, Partition};
 
 type Filter = jaq_core::compile::Filter<jaq_core::Native<data::JustLut<Val>>>;
 

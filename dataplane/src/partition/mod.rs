@@ -12,9 +12,7 @@ mod spool;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::destination::backup::FailedRecord;
-use crate::destination::naming::Partition;
-use crate::destination::{Batch, Failure};
+use crate::record::{Batch, FailedRecord, Failure, Partition};
 use crds::{ObjectDelivery, PrefixTemplate};
 
 /// The error-output type of records that could not be partitioned.

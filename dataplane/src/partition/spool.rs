@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::destination::RecordMeta;
+use crate::record::RecordMeta;
 
 /// Frame header: sequence number, arrival (ms), sub-record index, length.
 const HEADER: usize = 8 + 8 + 4 + 4;

@@ -6,7 +6,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use crate::destination::Failure;
+use crate::record::Failure;
 
 /// Refuses decompressed payloads beyond this (a gzip bomb in one record).
 const MAX_DECOMPRESSED: u64 = 64 << 20;

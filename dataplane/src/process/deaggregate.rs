@@ -1,6 +1,6 @@
 //! `RecordDeAggregation`: one record holding several sub-records becomes several records.
 
-use crate::destination::Failure;
+use crate::record::Failure;
 
 /// Splits concatenated (or newline-separated) JSON objects; arrays are not split (Firehose).
 pub fn json(record: &[u8]) -> Result<Vec<&[u8]>, Failure> {

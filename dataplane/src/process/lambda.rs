@@ -12,9 +12,11 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::destination::http_client::{self, describe};
-use crate::destination::retry::Backoff;
-use crate::destination::{Failure, secrets};
+use crate::record::{Failure, Partition};
+use crate::support::error_text::describe;
+use crate::support::http_client;
+use crate::support::retry::Backoff;
+use crate::support::secrets;
 
 /// Lambda's synchronous payload limit, request and response.
 const MAX_PAYLOAD: usize = 6 << 20;
@@ -30,7 +32,7 @@ pub struct Input<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Result_ {
     /// Transformed, with the `metadata.partitionKeys` the function returned.
-    Ok(Vec<u8>, Option<crate::destination::naming::Partition>),
+    Ok(Vec<u8>, Option<Partition>),
     Dropped,
     /// Failed, after this many attempts.
     Failed(Failure, u32),

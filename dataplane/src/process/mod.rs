@@ -15,9 +15,8 @@ use std::sync::Arc;
 use base64::Engine;
 use serde_json::json;
 
-use crate::destination::backup::FailedRecord;
-use crate::destination::{Batch, Failure, RecordMeta};
 use crate::metrics::Metrics;
+use crate::record::{Batch, FailedRecord, Failure, Partition, RecordMeta};
 use crds::{ProcessingConfiguration, ProcessorType, SubRecordType};
 
 pub use lambda::Lambda;
@@ -135,7 +134,7 @@ pub struct Processed {
     pub batch: Batch,
     /// The transformation's `metadata.partitionKeys` per delivered record (empty without a
     /// transformation).
-    pub lambda_keys: Vec<Option<crate::destination::naming::Partition>>,
+    pub lambda_keys: Vec<Option<Partition>>,
     pub failed: Vec<(&'static str, FailedRecord)>,
 }
 
@@ -143,7 +142,7 @@ struct Work<'a> {
     meta: RecordMeta,
     sub: u32,
     data: Cow<'a, [u8]>,
-    lambda_keys: Option<crate::destination::naming::Partition>,
+    lambda_keys: Option<Partition>,
 }
 
 impl Stages {

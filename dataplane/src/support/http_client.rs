@@ -51,15 +51,3 @@ pub fn transport_code(prefix: &str, e: &reqwest::Error) -> String {
     };
     format!("{prefix}.{kind}")
 }
-
-/// The full chain of an error's causes, for error messages.
-pub fn describe(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}

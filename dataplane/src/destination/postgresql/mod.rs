@@ -12,20 +12,21 @@ use tokio::sync::Mutex;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-use super::pg_connect::PgTarget;
+mod rows;
 
-use super::pg_rows::{csv_row, json_row};
-use super::{
-    Batch, DeliveryError, Destination, Failure, Outcome, RecordOutcome, RetryPolicy, secrets,
-};
+use super::pg_connect::PgTarget;
+use super::{DeliveryError, Destination, Outcome, RecordOutcome};
+use crate::record::{Batch, Failure};
+use crate::support::error_text::describe;
+use crate::support::secrets;
 use crds::RecordFormat;
+use rows::{csv_row, json_row};
 
 pub struct PostgresqlDestination {
     target: PgTarget,
     copy_sql: String,
     columns: Vec<String>,
     format: RecordFormat,
-    retry_seconds: i32,
     /// Idle connections; a delivery takes one or opens one.
     idle: Mutex<Vec<Client>>,
 }
@@ -58,7 +59,6 @@ impl PostgresqlDestination {
             copy_sql: copy_sql(&spec.table, &spec.columns),
             columns: spec.columns.clone(),
             format: spec.format,
-            retry_seconds: spec.retry_options.duration_in_seconds,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -255,27 +255,7 @@ fn failure(e: &tokio_postgres::Error) -> Failure {
     Failure::new(code, message)
 }
 
-fn describe(e: &dyn std::error::Error) -> String {
-    super::http_client::describe(e)
-}
-
 impl Destination for PostgresqlDestination {
-    fn kind(&self) -> &'static str {
-        "postgresql"
-    }
-
-    fn error_output_type(&self) -> &'static str {
-        "postgresql-failed"
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::for_duration(
-            self.retry_seconds,
-            Duration::from_secs(1),
-            Duration::from_secs(60),
-        )
-    }
-
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
         async move { Ok(self.load(batch).await) }.boxed()
     }

@@ -11,13 +11,16 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http_client::{self, describe, transport_code};
-use super::index_name::index_name;
-use super::object::time_of;
-use super::{
-    Batch, DeliveryError, Destination, Failure, Outcome, RecordOutcome, RetryPolicy, secrets,
-};
+mod index_name;
+
+use super::{DeliveryError, Destination, Outcome, RecordOutcome};
+use crate::record::{Batch, Failure};
+use crate::support::clock::time_of;
+use crate::support::error_text::describe;
+use crate::support::http_client::{self, transport_code};
+use crate::support::secrets;
 use crds::{DocumentIdFormat, IndexRotationPeriod};
+use index_name::index_name;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Documents per `_bulk` request are cut at this size, well under OpenSearch's default
@@ -32,7 +35,6 @@ pub struct OpenSearchDestination {
     type_name: Option<String>,
     document_ids: bool,
     authorization: Option<String>,
-    retry_seconds: i32,
     log_id: String,
 }
 
@@ -64,7 +66,6 @@ impl OpenSearchDestination {
             document_ids: spec.document_id_options.default_document_id_format
                 == DocumentIdFormat::FirehoseDefault,
             authorization,
-            retry_seconds: spec.retry_options.duration_in_seconds,
             log_id: log_id.simple().to_string(),
         })
     }
@@ -266,22 +267,6 @@ pub fn single_line_object(record: &[u8]) -> Result<Vec<u8>, Failure> {
 }
 
 impl Destination for OpenSearchDestination {
-    fn kind(&self) -> &'static str {
-        "opensearch"
-    }
-
-    fn error_output_type(&self) -> &'static str {
-        "AmazonOpenSearchService-failed"
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::for_duration(
-            self.retry_seconds,
-            Duration::from_secs(1),
-            Duration::from_secs(60),
-        )
-    }
-
     fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
         async move { Ok(self.bulk(batch).await) }.boxed()
     }

@@ -1,13 +1,11 @@
-//! Object delivery: one compressed object per batch, named as Firehose names them, to any
-//! S3-compatible store or to a local directory.
+//! Writing objects to an S3-compatible bucket or a local directory: named as Firehose names
+//! them, compressed as configured, fsync'd when local. The S3 and local destinations, the
+//! error output and backups, and Redshift's staging all write through it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
@@ -17,25 +15,27 @@ use object_store::{
 };
 use thiserror::Error;
 
-use super::naming::ObjectNamer;
-use super::{Batch, DeliveryError, Destination, Outcome, RecordOutcome, RetryPolicy, secrets};
-use crate::convert::Converter;
+use super::DeliveryError;
+use super::object_naming::ObjectNamer;
 use crate::encode;
+use crate::record::Batch;
+use crate::support::clock::time_of;
+use crate::support::secrets;
 use crds::{CompressionFormat, Destination as DestinationSpec, ObjectDelivery, S3Destination};
 
 /// Objects at least this large are written with multipart upload.
 const MULTIPART_THRESHOLD: usize = 16 << 20;
 const PART_SIZE: usize = 8 << 20;
 
-/// Why a destination cannot be built from its spec.
+/// Why a bucket or directory cannot be opened from its spec.
 #[derive(Debug, Error)]
 pub enum BuildError {
     #[error("object store configuration: {0}")]
     Store(#[from] object_store::Error),
     #[error("object naming: {0}")]
-    Naming(#[from] super::naming::NamingError),
+    Naming(#[from] super::object_naming::NamingError),
     #[error(transparent)]
-    Secret(#[from] super::secrets::SecretError),
+    Secret(#[from] crate::support::secrets::SecretError),
     #[error("dataFormatConversionConfiguration: {0}")]
     Conversion(String),
     #[error("a {0} destination does not write objects")]
@@ -44,22 +44,20 @@ pub enum BuildError {
     Directory(String, std::io::Error),
 }
 
-/// Delivers batches as objects.
-pub struct ObjectDestination {
+/// Writes objects to one bucket or directory.
+pub struct ObjectWriter {
     store: Arc<dyn ObjectStore>,
     namer: ObjectNamer,
     format: CompressionFormat,
-    kind: &'static str,
     /// S3 stores take Content-Type/Content-Encoding; the local directory cannot.
     attributes: Option<Attributes>,
     /// Local directory root, whose files are fsync'd after writing.
     local_root: Option<PathBuf>,
-    /// JSON → Parquet, when format conversion is enabled.
-    conversion: Option<Arc<Converter>>,
 }
 
-impl ObjectDestination {
-    /// Builds the destination; `secrets_dir/<name>/<key>` holds mounted Secrets.
+impl ObjectWriter {
+    /// The bucket or directory of an S3 or local destination; `secrets_dir/<name>/<key>` holds
+    /// mounted Secrets.
     pub fn build(
         spec: &DestinationSpec,
         stream: &str,
@@ -67,7 +65,7 @@ impl ObjectDestination {
         secrets_dir: &std::path::Path,
     ) -> Result<Self, BuildError> {
         match spec {
-            DestinationSpec::S3(s3) => Self::s3(s3, stream, version_id, secrets_dir, "s3"),
+            DestinationSpec::S3(s3) => Self::s3(s3, stream, version_id, secrets_dir),
             DestinationSpec::Local(local) => {
                 std::fs::create_dir_all(&local.directory)
                     .map_err(|e| BuildError::Directory(local.directory.clone(), e))?;
@@ -77,10 +75,8 @@ impl ObjectDestination {
                     store: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
                     namer: namer(&local.delivery, stream, version_id)?,
                     format: local.delivery.compression_format,
-                    kind: "local",
                     attributes: None,
                     local_root: Some(root),
-                    conversion: converter(&local.delivery)?,
                 })
             }
             other => Err(BuildError::NotObject(other.kind())),
@@ -94,7 +90,6 @@ impl ObjectDestination {
         stream: &str,
         version_id: &str,
         secrets_dir: &std::path::Path,
-        kind: &'static str,
     ) -> Result<Self, BuildError> {
         let format = s3.delivery.compression_format;
         // object_store's own retries are kept short: the batcher retries with backoff and
@@ -132,10 +127,8 @@ impl ObjectDestination {
             store: Arc::new(builder.build()?),
             namer: namer(&s3.delivery, stream, version_id)?,
             format,
-            kind,
             attributes: Some(attributes),
             local_root: None,
-            conversion: converter(&s3.delivery)?,
         })
     }
 
@@ -220,26 +213,10 @@ impl ObjectDestination {
     }
 }
 
-/// A time in ms since the epoch, as UTC (now if out of range).
-pub fn time_of(ms: u64) -> chrono::DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms as i64)
-        .single()
-        .unwrap_or_else(Utc::now)
-}
-
 fn conversion_enabled(d: &ObjectDelivery) -> bool {
     d.data_format_conversion_configuration
         .as_deref()
         .is_some_and(|c| c.enabled)
-}
-
-fn converter(d: &ObjectDelivery) -> Result<Option<Arc<Converter>>, BuildError> {
-    match d.data_format_conversion_configuration.as_deref() {
-        Some(c) if c.enabled => Converter::build(c)
-            .map(|c| Some(Arc::new(c)))
-            .map_err(|e| BuildError::Conversion(e.to_string())),
-        _ => Ok(None),
-    }
 }
 
 fn namer(d: &ObjectDelivery, stream: &str, version_id: &str) -> Result<ObjectNamer, BuildError> {
@@ -269,59 +246,4 @@ async fn sync_local(path: PathBuf) -> std::io::Result<()> {
     })
     .await
     .map_err(std::io::Error::other)?
-}
-
-impl Destination for ObjectDestination {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-
-    fn error_output_type(&self) -> &'static str {
-        // Object stores retry forever: only records that do not fit the conversion schema
-        // reach an error output from delivery itself.
-        "format-conversion-failed"
-    }
-
-    fn retry_policy(&self) -> RetryPolicy {
-        RetryPolicy::forever()
-    }
-
-    fn error_fields(
-        &self,
-        batch: &Batch,
-        index: usize,
-        fields: &mut serde_json::Map<String, serde_json::Value>,
-    ) {
-        let r = batch.records[index];
-        fields.insert("sequenceNumber".into(), r.seq.to_string().into());
-        fields.insert("subSequenceNumber".into(), r.sub.into());
-    }
-
-    fn deliver<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Outcome, DeliveryError>> {
-        async move {
-            let Some(converter) = &self.conversion else {
-                self.write(batch).await?;
-                return Ok(Outcome::Delivered);
-            };
-            let (c, b) = (converter.clone(), batch.clone());
-            let converted = tokio::task::spawn_blocking(move || c.convert(&b))
-                .await
-                .map_err(|e| DeliveryError::Task(e.to_string()))?;
-            if let Some(parquet) = converted.parquet {
-                let key = self
-                    .namer
-                    .partition_key(time_of(batch.oldest_arrival_ms), batch.partition.as_deref());
-                self.put_raw(key, parquet.into(), false).await?;
-            }
-            if converted.failed.is_empty() {
-                return Ok(Outcome::Delivered);
-            }
-            let mut outcomes = vec![RecordOutcome::Delivered; batch.len()];
-            for (i, f) in converted.failed {
-                outcomes[i] = RecordOutcome::Reject(f);
-            }
-            Ok(Outcome::PerRecord(outcomes))
-        }
-        .boxed()
-    }
 }

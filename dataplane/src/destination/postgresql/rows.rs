@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::Failure;
+use crate::record::Failure;
 
 /// Why a record cannot become a row; it goes to the error output as is.
 pub fn invalid(message: impl Into<String>) -> Failure {

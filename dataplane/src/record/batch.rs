@@ -1,4 +1,4 @@
-//! A batch of records handed to a destination.
+//! A batch of records read from the log, processed and handed to delivery.
 
 use bytes::Bytes;
 
@@ -32,7 +32,7 @@ pub struct Batch {
     pub oldest_arrival_ms: u64,
     /// The dynamic partition these records belong to (object destinations name the object by
     /// it).
-    pub partition: Option<std::sync::Arc<super::naming::Partition>>,
+    pub partition: Option<std::sync::Arc<super::Partition>>,
 }
 
 impl Batch {
