@@ -1,5 +1,5 @@
 //! The HTTP endpoint destination against a real HTTP server speaking Firehose's protocol
-//! (firehose.md §10): headers and body as specified, only a 200 echoing the request id counts,
+//! (docs/destinations.md, "HTTP endpoint"): headers and body as specified, only a 200 echoing the request id counts,
 //! retries keep the request id, malformed responses are retried, 413 and exhausted retries go to
 //! the `http-endpoint-failed` error output in a real S3-compatible server, and AllData backs up
 //! every record.

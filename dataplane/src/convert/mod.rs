@@ -1,4 +1,4 @@
-//! Record format conversion (firehose.md §6): JSON records become one Parquet object per batch,
+//! Record format conversion (docs/processing.md, "Record format conversion"): JSON records become one Parquet object per batch,
 //! read through the OpenX or Hive JSON SerDe rules against an inline Glue/Hive schema. Records
 //! that do not fit the schema go to the `format-conversion-failed` error output; the rest of
 //! the batch is written.

@@ -1,4 +1,4 @@
-//! Firehose's HTTP endpoint delivery protocol (firehose.md §10): a JSON body of base64 records,
+//! Firehose's HTTP endpoint delivery protocol (docs/destinations.md, "HTTP endpoint"): a JSON body of base64 records,
 //! `X-Amz-Firehose-*` headers, a request id stable across retries, and only a 200 whose body
 //! echoes the request id counts as delivered.
 
@@ -188,7 +188,7 @@ async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, (Strin
     }
 }
 
-/// Firehose's response rules (§10.2): only a 200 with a JSON body echoing the request id (and a
+/// Firehose's response rules: only a 200 with a JSON body echoing the request id (and a
 /// numeric timestamp) succeeds; 413 fails for good; everything else is retried.
 pub fn check_response(
     status: u16,

@@ -67,7 +67,7 @@ pub trait Destination: Send + Sync {
     }
 
     /// Destination-specific fields of a failed record's error-output JSON
-    /// (docs/compatibility.md, "Error output"), e.g. `esDocumentId`, `EventId`.
+    /// (docs/destinations.md, "Error output"), e.g. `esDocumentId`, `EventId`.
     fn error_fields(
         &self,
         _batch: &Batch,

@@ -1,4 +1,4 @@
-//! Firehose object keys (firehose.md §3.1–3.2).
+//! Firehose object keys (docs/compatibility.md, "Objects").
 //!
 //! Key = `<evaluated prefix><stream>-<version>-<yyyy>-<MM>-<dd>-<HH>-<mm>-<ss>-<uuid><extension>`.
 //! Every time in a key — the prefix's `!{timestamp:...}` expressions and the suffix — is the same
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 /// Firehose's limit on an *evaluated* `Prefix` / `ErrorOutputPrefix`.
 ///
-/// Firehose requires an evaluated prefix to be at most this long (firehose.md §3.1). The namer
+/// Firehose requires an evaluated prefix to be at most 512 characters. The namer
 /// deliberately does not truncate — a cut key would silently differ from the configured layout —
 /// and returns the key as evaluated; a caller that wants to enforce the limit compares the
 /// prefix length against this value.

@@ -1,4 +1,4 @@
-//! Amazon Redshift (firehose.md §7): each batch is staged as an object in the intermediate
+//! Amazon Redshift (docs/destinations.md, "Redshift"): each batch is staged as an object in the intermediate
 //! bucket (the S3 destination's code, naming and compression), listed in a manifest under
 //! `<prefix>manifests/`, and loaded with `COPY ... FROM '<manifest>' ... MANIFEST <options>` over
 //! the PostgreSQL wire protocol. Staging happens once per batch; only the COPY is retried. When
@@ -180,7 +180,7 @@ impl RedshiftDestination {
     }
 }
 
-/// Firehose's Redshift error codes (firehose.md §7) from the database error.
+/// Firehose's Redshift error codes (docs/destinations.md, "Redshift") from the database error.
 fn failure(e: &tokio_postgres::Error) -> Failure {
     use tokio_postgres::error::SqlState;
     let code = match e.code() {

@@ -1,4 +1,4 @@
-//! Splunk HTTP Event Collector (firehose.md §9): one request per batch to the raw or event
+//! Splunk HTTP Event Collector (docs/destinations.md, "Splunk"): one request per batch to the raw or event
 //! endpoint on this process's channel, then indexer-acknowledgement polling. A request counts
 //! as delivered only once its ack is true; an ack that does not come within
 //! `hecAcknowledgmentTimeoutInSeconds` fails the attempt (`Splunk.AckTimeout`) and the batch is

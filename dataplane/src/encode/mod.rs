@@ -1,5 +1,5 @@
 //! Compression of one delivered object's bytes, per Firehose's `CompressionFormat`
-//! (firehose.md §3.1, §3.3).
+//! (docs/compatibility.md, "Objects").
 //!
 //! Each format's framing is what Firehose writes (per floci, probed against AWS):
 //! - `GZIP`: one gzip member (`Content-Encoding: gzip`, `.gz`).
@@ -52,7 +52,7 @@ pub fn default_extension(format: CompressionFormat) -> &'static str {
         CompressionFormat::Zip => ".zip",
         CompressionFormat::Snappy => ".snappy",
         // The AWS docs say `.hsnappy`, but floci (probing real AWS) reports that Firehose delivers
-        // `.snappy` for HADOOP_SNAPPY; we match the observed behaviour (firehose.md §14 item 5).
+        // `.snappy` for HADOOP_SNAPPY; we match the observed behaviour.
         CompressionFormat::HadoopSnappy => ".snappy",
     }
 }

@@ -1,5 +1,5 @@
 //! One buffer per active partition, filled across delivery batches and flushed by the
-//! buffering hints (firehose.md §5): when it holds `sizeInMBs`, or `intervalInSeconds` after
+//! buffering hints (docs/processing.md, "How partitions are buffered"): when it holds `sizeInMBs`, or `intervalInSeconds` after
 //! its oldest record arrived.
 //!
 //! Where the records are: in the write-ahead log, and in each partition's spool (see

@@ -1,4 +1,4 @@
-//! Dynamic partitioning (firehose.md §5): the records of each batch read from the log are
+//! Dynamic partitioning (docs/processing.md, "Dynamic partitioning"): the records of each batch read from the log are
 //! grouped by the partition keys their prefix names, and each group joins its partition's
 //! buffer ([`buffers`]), which becomes an object when it is full or old enough.
 //!

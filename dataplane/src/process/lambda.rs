@@ -1,6 +1,6 @@
-//! The `Lambda` processor: Firehose's transformation event (firehose.md §4.1) POSTed to any
-//! HTTP endpoint, and its response contract enforced: every recordId back exactly once, each
-//! with `Ok`, `Dropped` or `ProcessingFailed`.
+//! The `Lambda` processor: Firehose's transformation event (docs/processing.md, "Lambda")
+//! POSTed to any HTTP endpoint, and its response contract enforced: every recordId back exactly
+//! once, each with `Ok`, `Dropped` or `ProcessingFailed`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,7 +30,7 @@ pub struct Input<'a> {
 
 /// What became of one input record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Result_ {
+pub enum Transformed {
     /// Transformed, with the `metadata.partitionKeys` the function returned.
     Ok(Vec<u8>, Option<Partition>),
     Dropped,
@@ -114,7 +114,7 @@ impl Lambda {
     }
 
     /// Transforms `inputs`; the results are in input order.
-    pub async fn transform(&self, inputs: &[Input<'_>]) -> Vec<Result_> {
+    pub async fn transform(&self, inputs: &[Input<'_>]) -> Vec<Transformed> {
         // Invocations of at most `bufferSizeInMBs` of data and 6 MB of payload.
         let mut chunks = Vec::new();
         let (mut start, mut raw, mut payload) = (0, 0, 256);
@@ -132,7 +132,7 @@ impl Lambda {
         if start < inputs.len() {
             chunks.push(start..inputs.len());
         }
-        let results: Vec<(std::ops::Range<usize>, Vec<Result_>)> =
+        let results: Vec<(std::ops::Range<usize>, Vec<Transformed>)> =
             futures::stream::iter(chunks.into_iter().map(|range| async move {
                 let r = self.invoke_with_retries(&inputs[range.clone()]).await;
                 (range, r)
@@ -140,7 +140,7 @@ impl Lambda {
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        let mut out = vec![Result_::Dropped; inputs.len()];
+        let mut out = vec![Transformed::Dropped; inputs.len()];
         for (range, results) in results {
             for (slot, r) in out[range].iter_mut().zip(results) {
                 *slot = r;
@@ -149,7 +149,7 @@ impl Lambda {
         out
     }
 
-    async fn invoke_with_retries(&self, inputs: &[Input<'_>]) -> Vec<Result_> {
+    async fn invoke_with_retries(&self, inputs: &[Input<'_>]) -> Vec<Transformed> {
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
         let mut attempts = 0;
         loop {
@@ -169,14 +169,14 @@ impl Lambda {
                     return results
                         .into_iter()
                         .map(|r| match r {
-                            Result_::Failed(f, _) => Result_::Failed(f, attempts),
+                            Transformed::Failed(f, _) => Transformed::Failed(f, attempts),
                             other => other,
                         })
                         .collect();
                 }
                 Err(f) if attempts > self.retries => {
                     tracing::warn!(code = %f.code, error = %f.message, records = inputs.len(), attempts, "transformation failed; the records go to the processing-failed error output");
-                    return vec![Result_::Failed(f, attempts); inputs.len()];
+                    return vec![Transformed::Failed(f, attempts); inputs.len()];
                 }
                 Err(f) => {
                     let delay = backoff.next_delay();
@@ -188,7 +188,7 @@ impl Lambda {
     }
 
     /// One invocation. `Err` fails the whole invocation (it is retried).
-    async fn invoke(&self, inputs: &[Input<'_>]) -> Result<Vec<Result_>, Failure> {
+    async fn invoke(&self, inputs: &[Input<'_>]) -> Result<Vec<Transformed>, Failure> {
         let records: Vec<_> = inputs
             .iter()
             .map(|i| {
@@ -264,7 +264,7 @@ impl Lambda {
 }
 
 /// Checks a response against the invocation's records.
-fn interpret(inputs: &[Input<'_>], body: &[u8]) -> Result<Vec<Result_>, Failure> {
+fn interpret(inputs: &[Input<'_>], body: &[u8]) -> Result<Vec<Transformed>, Failure> {
     let json_error = |why: String| Failure::new("Lambda.JsonProcessingException", why);
     let response: Response = serde_json::from_slice(body)
         .map_err(|e| json_error(format!("the response is not a transformation result: {e}")))?;
@@ -273,7 +273,7 @@ fn interpret(inputs: &[Input<'_>], body: &[u8]) -> Result<Vec<Result_>, Failure>
         .enumerate()
         .map(|(i, r)| (r.id.as_str(), i))
         .collect();
-    let mut out: Vec<Option<Result_>> = vec![None; inputs.len()];
+    let mut out: Vec<Option<Transformed>> = vec![None; inputs.len()];
     for r in response.records {
         let Some(&i) = index.get(r.record_id.as_str()) else {
             return Err(json_error(format!(
@@ -300,29 +300,29 @@ fn interpret(inputs: &[Input<'_>], body: &[u8]) -> Result<Vec<Result_>, Failure>
                             })
                             .collect()
                     });
-                    Result_::Ok(data, keys)
+                    Transformed::Ok(data, keys)
                 }
-                Some(Err(e)) => Result_::Failed(
+                Some(Err(e)) => Transformed::Failed(
                     json_error(format!(
                         "the data of recordId `{}` is not base64: {e}",
                         r.record_id
                     )),
                     1,
                 ),
-                None => Result_::Failed(
+                None => Transformed::Failed(
                     json_error(format!("recordId `{}` is Ok without data", r.record_id)),
                     1,
                 ),
             },
-            "Dropped" => Result_::Dropped,
-            "ProcessingFailed" => Result_::Failed(
+            "Dropped" => Transformed::Dropped,
+            "ProcessingFailed" => Transformed::Failed(
                 Failure::new(
                     "Lambda.ProcessingFailedStatus",
                     "ProcessingFailed status set for record",
                 ),
                 1,
             ),
-            other => Result_::Failed(
+            other => Transformed::Failed(
                 json_error(format!(
                     "recordId `{}` has result `{other}`, not Ok, Dropped or ProcessingFailed",
                     r.record_id
@@ -363,10 +363,10 @@ mod tests {
             {"recordId":"a","result":"Ok","data":"aGk="},
             {"recordId":"b","result":"Dropped"}]}"#;
         let r = interpret(&inputs(), ok).unwrap();
-        assert_eq!(r[0], Result_::Ok(b"hi".to_vec(), None));
-        assert_eq!(r[1], Result_::Dropped);
+        assert_eq!(r[0], Transformed::Ok(b"hi".to_vec(), None));
+        assert_eq!(r[1], Transformed::Dropped);
         assert!(
-            matches!(&r[2], Result_::Failed(f, _) if f.code == "Lambda.ProcessingFailedStatus")
+            matches!(&r[2], Transformed::Failed(f, _) if f.code == "Lambda.ProcessingFailedStatus")
         );
 
         let dup = br#"{"records":[{"recordId":"a","result":"Dropped"},{"recordId":"a","result":"Dropped"},{"recordId":"b","result":"Dropped"},{"recordId":"c","result":"Dropped"}]}"#;
@@ -391,7 +391,7 @@ mod tests {
         let bad_b64 = br#"{"records":[{"recordId":"a","result":"Ok","data":"!!"},{"recordId":"b","result":"Bogus"},{"recordId":"c","result":"Ok"}]}"#;
         let r = interpret(&inputs(), bad_b64).unwrap();
         assert!(r.iter().all(
-            |x| matches!(x, Result_::Failed(f, _) if f.code == "Lambda.JsonProcessingException")
+            |x| matches!(x, Transformed::Failed(f, _) if f.code == "Lambda.JsonProcessingException")
         ));
     }
 }

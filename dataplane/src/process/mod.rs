@@ -114,9 +114,9 @@ pub enum Deaggregate {
 /// The batch-level processors of a stream.
 pub struct Stages {
     decompress: bool,
-    /// CloudWatch Logs processing, and whether only messages are kept.
     /// Bound on the bytes a batch decompresses to (see [`DECOMPRESSED_PER_BATCH`]).
     decompressed_budget: usize,
+    /// CloudWatch Logs processing, and whether only messages are kept.
     cloudwatch: Option<bool>,
     deaggregate: Option<Deaggregate>,
     lambda: Option<Lambda>,
@@ -138,6 +138,34 @@ pub struct Processed {
     pub failed: Vec<(&'static str, FailedRecord)>,
 }
 
+/// A record that failed processing, for the error output.
+fn failed_record(meta: &RecordMeta, raw: &[u8], failure: Failure) -> FailedRecord {
+    FailedRecord {
+        raw: raw.to_vec(),
+        arrival_ms: meta.arrival_ms,
+        failure,
+        attempts: 1,
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// Each piece split into its sub-records.
+fn deaggregate_pieces<'a>(
+    d: &Deaggregate,
+    pieces: &[Cow<'_, [u8]>],
+) -> Result<Vec<Cow<'a, [u8]>>, Failure> {
+    let mut split = Vec::new();
+    for piece in pieces {
+        let parts = match d {
+            Deaggregate::Json => deaggregate::json(piece)?,
+            Deaggregate::Delimited(delim) => deaggregate::delimited(piece, delim),
+            Deaggregate::Kpl => deaggregate::kpl(piece)?,
+        };
+        split.extend(parts.into_iter().map(|p| Cow::Owned(p.to_vec())));
+    }
+    Ok(split)
+}
+
 struct Work<'a> {
     meta: RecordMeta,
     sub: u32,
@@ -149,93 +177,81 @@ impl Stages {
     pub async fn run(&self, batch: &Batch) -> Processed {
         let mut failed = Vec::new();
         let mut works: Vec<Work<'_>> = Vec::with_capacity(batch.len());
-        let fail = |failed: &mut Vec<(&'static str, FailedRecord)>,
-                    kind: &'static str,
-                    meta: &RecordMeta,
-                    raw: &[u8],
-                    failure: Failure| {
-            failed.push((
-                kind,
-                FailedRecord {
-                    raw: raw.to_vec(),
-                    arrival_ms: meta.arrival_ms,
-                    failure,
-                    attempts: 1,
-                    extra: serde_json::Map::new(),
-                },
-            ));
-        };
         let mut decompressed = 0usize;
         for i in 0..batch.len() {
             let meta = batch.records[i];
             let raw = batch.record(i);
-            let mut pieces: Vec<Cow<'_, [u8]>> = vec![Cow::Borrowed(raw)];
-            if self.decompress {
-                let payload = match cloudwatch::gunzip(raw) {
-                    Ok(p) if decompressed + p.len() > self.decompressed_budget => {
-                        let f = Failure::new(
-                            "Decompression.TooLarge",
-                            format!(
-                                "the batch decompresses to more than {} bytes",
-                                self.decompressed_budget
-                            ),
-                        );
-                        fail(&mut failed, "decompression-failed", &meta, raw, f);
-                        continue;
-                    }
-                    Ok(p) => p,
-                    Err(f) => {
-                        fail(&mut failed, "decompression-failed", &meta, raw, f);
-                        continue;
-                    }
-                };
-                decompressed += payload.len();
-                pieces = match self.cloudwatch {
-                    None => vec![Cow::Owned(payload)],
-                    Some(messages_only) => match cloudwatch::extract(payload, messages_only) {
-                        Ok(v) => v.into_iter().map(Cow::Owned).collect(),
-                        Err(f) => {
-                            fail(&mut failed, "decompression-failed", &meta, raw, f);
-                            continue;
-                        }
-                    },
-                };
-            }
-            if let Some(d) = &self.deaggregate {
-                let mut split = Vec::new();
-                let mut bad = None;
-                for piece in &pieces {
-                    let parts = match d {
-                        Deaggregate::Json => deaggregate::json(piece),
-                        Deaggregate::Delimited(delim) => Ok(deaggregate::delimited(piece, delim)),
-                        Deaggregate::Kpl => deaggregate::kpl(piece),
-                    };
-                    match parts {
-                        Ok(parts) => split.extend(parts.into_iter().map(<[u8]>::to_vec)),
-                        Err(f) => {
-                            bad = Some(f);
-                            break;
-                        }
-                    }
+            match self.split_record(raw, &mut decompressed) {
+                Ok(pieces) => {
+                    works.extend(pieces.into_iter().enumerate().map(|(sub, data)| Work {
+                        meta,
+                        sub: sub as u32,
+                        data,
+                        lambda_keys: None,
+                    }))
                 }
-                if let Some(f) = bad {
-                    fail(&mut failed, "processing-failed", &meta, raw, f);
-                    continue;
-                }
-                pieces = split.into_iter().map(Cow::Owned).collect();
-            }
-            for (sub, data) in pieces.into_iter().enumerate() {
-                works.push(Work {
-                    meta,
-                    sub: sub as u32,
-                    data,
-                    lambda_keys: None,
-                });
+                Err((kind, f)) => failed.push((kind, failed_record(&meta, raw, f))),
             }
         }
         if let Some(lambda) = &self.lambda {
             works = self.transform(lambda, works, &mut failed).await;
         }
+        self.collect(batch, works, failed)
+    }
+
+    /// The records one logged record becomes after decompression (and CloudWatch Logs
+    /// extraction) and de-aggregation; on failure, the error-output type and why.
+    fn split_record<'a>(
+        &self,
+        raw: &'a [u8],
+        decompressed: &mut usize,
+    ) -> Result<Vec<Cow<'a, [u8]>>, (&'static str, Failure)> {
+        let mut pieces: Vec<Cow<'a, [u8]>> = vec![Cow::Borrowed(raw)];
+        if self.decompress {
+            pieces = self
+                .decompress_record(raw, decompressed)
+                .map_err(|f| ("decompression-failed", f))?;
+        }
+        if let Some(d) = &self.deaggregate {
+            pieces = deaggregate_pieces(d, &pieces).map_err(|f| ("processing-failed", f))?;
+        }
+        Ok(pieces)
+    }
+
+    /// Gunzips one record within what is left of the batch's budget, then extracts its
+    /// CloudWatch Logs events when configured.
+    fn decompress_record(
+        &self,
+        raw: &[u8],
+        decompressed: &mut usize,
+    ) -> Result<Vec<Cow<'static, [u8]>>, Failure> {
+        let payload = cloudwatch::gunzip(raw)?;
+        if *decompressed + payload.len() > self.decompressed_budget {
+            return Err(Failure::new(
+                "Decompression.TooLarge",
+                format!(
+                    "the batch decompresses to more than {} bytes",
+                    self.decompressed_budget
+                ),
+            ));
+        }
+        *decompressed += payload.len();
+        Ok(match self.cloudwatch {
+            None => vec![Cow::Owned(payload)],
+            Some(messages_only) => cloudwatch::extract(payload, messages_only)?
+                .into_iter()
+                .map(Cow::Owned)
+                .collect(),
+        })
+    }
+
+    /// The processed batch: records concatenated (with the delimiter when configured).
+    fn collect(
+        &self,
+        batch: &Batch,
+        works: Vec<Work<'_>>,
+        failed: Vec<(&'static str, FailedRecord)>,
+    ) -> Processed {
         let mut data = Vec::with_capacity(works.iter().map(|w| w.data.len() + 1).sum());
         let mut records = Vec::with_capacity(works.len());
         for w in &works {
@@ -285,7 +301,7 @@ impl Stages {
         let m = &self.metrics;
         for (w, r) in works.into_iter().zip(results) {
             match r {
-                lambda::Result_::Ok(data, keys) => {
+                lambda::Transformed::Ok(data, keys) => {
                     m.processing_records.with_label_values(&["ok"]).inc();
                     m.processing_bytes.inc_by(data.len() as u64);
                     out.push(Work {
@@ -294,10 +310,10 @@ impl Stages {
                         ..w
                     });
                 }
-                lambda::Result_::Dropped => {
+                lambda::Transformed::Dropped => {
                     m.processing_records.with_label_values(&["dropped"]).inc();
                 }
-                lambda::Result_::Failed(failure, attempts) => {
+                lambda::Transformed::Failed(failure, attempts) => {
                     m.processing_records.with_label_values(&["failed"]).inc();
                     let mut extra = serde_json::Map::new();
                     extra.insert("lambdaArn".into(), json!(lambda.name()));

@@ -35,7 +35,7 @@ pub struct FailedRecord {
 
 impl FailedRecord {
     /// The record's error-output JSON, as one line: the common fields
-    /// (docs/compatibility.md, "Error output"), then those of the failure's kind.
+    /// (docs/destinations.md, "Error output"), then those of the failure's kind.
     pub fn json_line(&self, ending_ms: u64) -> Vec<u8> {
         let mut v = json!({
             "attemptsMade": self.attempts,

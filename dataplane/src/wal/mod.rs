@@ -159,6 +159,72 @@ pub struct Wal {
     watermark: watch::Receiver<Watermark>,
 }
 
+/// The segment being appended to, as recovery left it.
+struct ActiveSegment {
+    first: u64,
+    valid_len: u64,
+    next_seq: u64,
+    /// Bytes of torn tail cut off.
+    truncated: u64,
+}
+
+/// Deletes segments wholly below the checkpoint (a crash may have come between the checkpoint
+/// and their deletion); returns the first sequence numbers of those that remain.
+fn drop_delivered_segments(dir: &std::path::Path, delivered: u64) -> Result<Vec<u64>, WalError> {
+    let mut firsts = segment::list(dir)?;
+    let mut removed = false;
+    while firsts.len() > 1 && firsts[1] <= delivered {
+        fs::remove_file(segment::path(dir, firsts[0]))?;
+        firsts.remove(0);
+        removed = true;
+    }
+    if removed {
+        segment::sync_dir(dir)?;
+    }
+    Ok(firsts)
+}
+
+/// Scans the last segment and truncates a torn tail, or creates the first segment of a fresh
+/// log where the checkpoint says (0, or later if segments were lost).
+fn recover_active(
+    dir: &std::path::Path,
+    last: Option<u64>,
+    delivered: u64,
+    segments: &mut BTreeMap<u64, u64>,
+) -> Result<ActiveSegment, WalError> {
+    let Some(first) = last else {
+        segment::open_append(&segment::path(dir, delivered))?.sync_all()?;
+        segment::sync_dir(dir)?;
+        segments.insert(delivered, 0);
+        return Ok(ActiveSegment {
+            first: delivered,
+            valid_len: 0,
+            next_seq: delivered,
+            truncated: 0,
+        });
+    };
+    let path = segment::path(dir, first);
+    let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
+    let scan = segment::scan(&mut file)?;
+    let truncated = scan.file_len - scan.valid_len;
+    if truncated > 0 {
+        tracing::warn!(
+            segment = %path.display(),
+            bytes = truncated,
+            "truncating a torn tail of the write-ahead log"
+        );
+        file.set_len(scan.valid_len)?;
+        file.sync_all()?;
+        segments.insert(first, scan.valid_len);
+    }
+    Ok(ActiveSegment {
+        first,
+        valid_len: scan.valid_len,
+        next_seq: first + scan.records,
+        truncated,
+    })
+}
+
 impl Wal {
     /// Opens (or creates) the log, truncates a torn tail and drops segments already delivered.
     pub fn open(config: WalConfig) -> Result<(Self, Recovery), WalError> {
@@ -174,50 +240,14 @@ impl Wal {
         let dir = config.dir.clone();
         let delivered = checkpoint::read(&dir)?;
         let id = log_id(&dir)?;
-        let mut firsts = segment::list(&dir)?;
-        // Segments wholly below the checkpoint were delivered; a crash may have come between the
-        // checkpoint and their deletion.
-        let mut removed = false;
-        while firsts.len() > 1 && firsts[1] <= delivered {
-            fs::remove_file(segment::path(&dir, firsts[0]))?;
-            firsts.remove(0);
-            removed = true;
-        }
-        if removed {
-            segment::sync_dir(&dir)?;
-        }
+        let firsts = drop_delivered_segments(&dir, delivered)?;
         let mut segments = BTreeMap::new();
         for &first in &firsts {
             let len = fs::metadata(segment::path(&dir, first))?.len();
             segments.insert(first, len);
         }
-        let (active_first, active_len, next_seq, truncated) = match firsts.last() {
-            Some(&first) => {
-                let path = segment::path(&dir, first);
-                let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
-                let scan = segment::scan(&mut file)?;
-                let truncated = scan.file_len - scan.valid_len;
-                if truncated > 0 {
-                    tracing::warn!(
-                        segment = %path.display(),
-                        bytes = truncated,
-                        "truncating a torn tail of the write-ahead log"
-                    );
-                    file.set_len(scan.valid_len)?;
-                    file.sync_all()?;
-                    segments.insert(first, scan.valid_len);
-                }
-                (first, scan.valid_len, first + scan.records, truncated)
-            }
-            None => {
-                // A fresh log starts where the checkpoint says (0, or later if segments were lost).
-                let first = delivered;
-                segment::open_append(&segment::path(&dir, first))?.sync_all()?;
-                segment::sync_dir(&dir)?;
-                segments.insert(first, 0);
-                (first, 0, first, 0)
-            }
-        };
+        let active = recover_active(&dir, firsts.last().copied(), delivered, &mut segments)?;
+        let next_seq = active.next_seq;
         // A checkpoint can never be ahead of what exists.
         let delivered = delivered.min(next_seq);
         let disk_bytes = segments.values().sum();
@@ -236,12 +266,12 @@ impl Wal {
         });
         let watermark = Watermark {
             next_seq,
-            segment_first: active_first,
-            segment_len: active_len,
+            segment_first: active.first,
+            segment_len: active.valid_len,
         };
         let (wm_tx, wm_rx) = watch::channel(watermark);
         let (tx, rx) = mpsc::unbounded_channel();
-        let file = segment::open_append(&segment::path(&dir, active_first))?;
+        let file = segment::open_append(&segment::path(&dir, active.first))?;
         writer::spawn(writer::Writer {
             shared: shared.clone(),
             rx,
@@ -263,7 +293,7 @@ impl Wal {
             Recovery {
                 delivered,
                 next_seq,
-                truncated_bytes: truncated,
+                truncated_bytes: active.truncated,
                 segments: segment_count,
                 id,
             },

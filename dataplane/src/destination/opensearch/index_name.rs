@@ -1,4 +1,4 @@
-//! OpenSearch index names with Firehose's rotation suffixes (firehose.md §8), from the record's
+//! OpenSearch index names with Firehose's rotation suffixes (docs/destinations.md, "OpenSearch"), from the record's
 //! arrival time in UTC.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};

@@ -1,4 +1,4 @@
-//! OpenSearch / Elasticsearch (firehose.md §8): one `_bulk` request per batch with an explicit
+//! OpenSearch / Elasticsearch (docs/destinations.md, "OpenSearch"): one `_bulk` request per batch with an explicit
 //! index (and, by default, a stable ID) per document; only the items that failed with 429 or a
 //! 5xx are retried, other item failures go straight to the error output.
 

@@ -231,7 +231,7 @@ fn is_data_error(e: &tokio_postgres::Error) -> bool {
         .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"))
 }
 
-/// Firehose-style code for a database error (after Redshift's codes, firehose.md §7).
+/// Firehose-style code for a database error (after Redshift's codes).
 fn failure(e: &tokio_postgres::Error) -> Failure {
     let code = match e.code() {
         None => "PostgreSQL.ConnectionFailed",
