@@ -108,10 +108,10 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         "delivery stream running"
     );
 
-    wait_for_signal().await;
+    lifecycle::wait_for_signal().await;
     tracing::info!("shutting down: not ready, refusing new records, delivering what is buffered");
     tokio::spawn(async {
-        wait_for_signal().await;
+        lifecycle::wait_for_signal().await;
         tracing::warn!(
             "second signal: exiting now; undelivered records stay in the write-ahead log"
         );
@@ -305,19 +305,4 @@ async fn serve_ingest(
             let _ = stop_rx.wait_for(|stop| *stop).await;
         });
     Ok((stop, tokio::spawn(server.run())))
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
