@@ -111,53 +111,17 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .identity
         .clone()
         .unwrap_or_else(|| format!("hydrant-operator-{}", std::process::id()));
-    let config = OperatorConfig {
-        dataplane_image: args.dataplane_image.clone(),
-        namespaces: args
-            .namespaces
-            .iter()
-            .filter(|n| !n.is_empty())
-            .cloned()
-            .collect(),
-        poll_pods: args.poll_pods,
-        pod_status_port: args.pod_status_port,
-        ..OperatorConfig::default()
-    };
+    let config = operator_config(&args);
     let ready = Arc::new(AtomicBool::new(false));
     let leading = Arc::new(AtomicBool::new(false));
-    {
-        let (metrics, ready, leading) = (metrics.clone(), ready.clone(), leading.clone());
-        let routes = warp::get().and(warp::path::full()).map(move |p: warp::filters::path::FullPath| {
-            match p.as_str() {
-                "/metrics" => {
-                    let leader_line = format!(
-                        "# HELP hydrant_operator_leader Whether this replica holds the lease\n# TYPE hydrant_operator_leader gauge\nhydrant_operator_leader {}\n",
-                        u8::from(leading.load(Ordering::Acquire))
-                    );
-                    warp::http::Response::builder().status(200).body(metrics.render() + &leader_line)
-                }
-                "/healthz" => warp::http::Response::builder().status(200).body("ok\n".to_owned()),
-                "/readyz" if ready.load(Ordering::Acquire) => {
-                    warp::http::Response::builder().status(200).body("ready\n".to_owned())
-                }
-                "/readyz" => warp::http::Response::builder().status(503).body("not ready\n".to_owned()),
-                _ => warp::http::Response::builder().status(404).body("not found\n".to_owned()),
-            }
-            .unwrap_or_default()
-        });
-        let listener = tokio::net::TcpListener::bind(args.metrics_addr)
-            .await
-            .with_context(|| format!("binding {}", args.metrics_addr))?;
-        tokio::spawn(warp::serve(routes).incoming(listener).run());
-    }
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        lifecycle::wait_for_signal().await;
-        tracing::info!("signal received: stopping and releasing the lease");
-        let _ = stop_tx.send(true);
-    });
-
+    serve_health(
+        metrics.clone(),
+        ready.clone(),
+        leading.clone(),
+        args.metrics_addr,
+    )
+    .await?;
+    let stop = stop_on_signal();
     let lease = LeaseConfig {
         name: args.lease_name.clone(),
         namespace: args.lease_namespace.clone(),
@@ -169,8 +133,80 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         .context("starting leader election")?;
     ready.store(true, Ordering::Release);
     tracing::info!(identity, lease = %lease.name, "campaigning for leadership");
-    let ctx = Arc::new(Context::new(client, config.clone(), metrics, identity));
-    let mut stop = stop_rx.clone();
+    let ctx = Arc::new(Context::new(client, config, metrics, identity));
+    lead_while_elected(&ctx, &mut is_leader, stop, &leading).await;
+    // Dropping the receiver makes the lease manager release the lease.
+    drop(is_leader);
+    let _ = tokio::time::timeout(Duration::from_secs(5), lease_task).await;
+    tracing::info!("exited");
+    Ok(())
+}
+
+fn operator_config(args: &RunArgs) -> OperatorConfig {
+    OperatorConfig {
+        dataplane_image: args.dataplane_image.clone(),
+        namespaces: args
+            .namespaces
+            .iter()
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .collect(),
+        poll_pods: args.poll_pods,
+        pod_status_port: args.pod_status_port,
+        ..OperatorConfig::default()
+    }
+}
+
+/// Serves `/metrics` (with the leader gauge), `/healthz` and `/readyz`.
+async fn serve_health(
+    metrics: Metrics,
+    ready: Arc<AtomicBool>,
+    leading: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let routes = warp::get().and(warp::path::full()).map(move |p: warp::filters::path::FullPath| {
+        match p.as_str() {
+            "/metrics" => {
+                let leader_line = format!(
+                    "# HELP hydrant_operator_leader Whether this replica holds the lease\n# TYPE hydrant_operator_leader gauge\nhydrant_operator_leader {}\n",
+                    u8::from(leading.load(Ordering::Acquire))
+                );
+                warp::http::Response::builder().status(200).body(metrics.render() + &leader_line)
+            }
+            "/healthz" => warp::http::Response::builder().status(200).body("ok\n".to_owned()),
+            "/readyz" if ready.load(Ordering::Acquire) => {
+                warp::http::Response::builder().status(200).body("ready\n".to_owned())
+            }
+            "/readyz" => warp::http::Response::builder().status(503).body("not ready\n".to_owned()),
+            _ => warp::http::Response::builder().status(404).body("not found\n".to_owned()),
+        }
+        .unwrap_or_default()
+    });
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tokio::spawn(warp::serve(routes).incoming(listener).run());
+    Ok(())
+}
+
+/// Turns true on SIGTERM or Ctrl-C.
+fn stop_on_signal() -> watch::Receiver<bool> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        lifecycle::wait_for_signal().await;
+        tracing::info!("signal received: stopping and releasing the lease");
+        let _ = stop_tx.send(true);
+    });
+    stop_rx
+}
+
+/// Runs the controllers whenever this replica holds the lease, until `stop`.
+async fn lead_while_elected(
+    ctx: &Arc<Context>,
+    is_leader: &mut watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+    leading: &AtomicBool,
+) {
     loop {
         if *stop.borrow() {
             break;
@@ -185,19 +221,7 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         tracing::info!("leading: starting controllers");
         leading.store(true, Ordering::Release);
         let (lost_tx, lost_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
-        let namespaces: Vec<Option<String>> = if config.namespaces.is_empty() {
-            vec![None]
-        } else {
-            config.namespaces.iter().cloned().map(Some).collect()
-        };
-        for ns in namespaces {
-            let mut lost = lost_rx.clone();
-            let shutdown = async move {
-                let _ = lost.wait_for(|l| *l).await;
-            };
-            tasks.push(tokio::spawn(controller::run(ctx.clone(), ns, shutdown)));
-        }
+        let tasks = start_controllers(ctx, &lost_rx);
         loop {
             tokio::select! {
                 changed = is_leader.changed() => {
@@ -213,9 +237,26 @@ async fn serve(args: RunArgs) -> anyhow::Result<()> {
         }
         leading.store(false, Ordering::Release);
     }
-    // Dropping the receiver makes the lease manager release the lease.
-    drop(is_leader);
-    let _ = tokio::time::timeout(Duration::from_secs(5), lease_task).await;
-    tracing::info!("exited");
-    Ok(())
+}
+
+/// One controller per watched namespace (or one for all), each ending when `lost` turns true.
+fn start_controllers(
+    ctx: &Arc<Context>,
+    lost: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let namespaces: Vec<Option<String>> = if ctx.config.namespaces.is_empty() {
+        vec![None]
+    } else {
+        ctx.config.namespaces.iter().cloned().map(Some).collect()
+    };
+    namespaces
+        .into_iter()
+        .map(|ns| {
+            let mut lost = lost.clone();
+            let shutdown = async move {
+                let _ = lost.wait_for(|l| *l).await;
+            };
+            tokio::spawn(controller::run(ctx.clone(), ns, shutdown))
+        })
+        .collect()
 }
