@@ -185,27 +185,7 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     // Dereference.
     let spec_hash = render::spec_hash(stream);
     let version_id = status::next_version(stream, &spec_hash);
-    let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let mut inputs = Inputs {
-        version_id: version_id.clone(),
-        secrets: BTreeMap::new(),
-    };
-    let mut missing = Vec::new();
-    for secret in render::referenced_secrets(stream) {
-        match secrets_api.get_opt(&secret).await? {
-            Some(s) => {
-                let data = s
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect();
-                inputs.secrets.insert(secret, data);
-            }
-            None => missing.push(secret),
-        }
-    }
-
+    let (inputs, missing) = read_secrets(stream, ctx, ns, version_id.clone()).await?;
     let mut observed = Observed {
         version_id,
         spec_hash,
@@ -236,26 +216,7 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     if observed.invalid.is_none() && observed.waiting.is_none() {
         match render::render(stream, &inputs, &ctx.config) {
             Ok(children) => {
-                apply(ctx, ns, children.config_map).await?;
-                apply(ctx, ns, children.service).await?;
-                apply(ctx, ns, children.pdb).await?;
-                observed.deployment = Some(apply(ctx, ns, children.deployment).await?);
-                let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), ns);
-                match children.hpa {
-                    Some(hpa) => {
-                        apply(ctx, ns, hpa).await?;
-                    }
-                    None => {
-                        // An HPA left from an earlier spec is an orphan.
-                        if let Some(old) = hpas.get_opt(name).await?
-                            && old.labels().get(labels::MANAGED_BY).map(String::as_str)
-                                == Some("hydrant-operator")
-                        {
-                            hpas.delete(name, &DeleteParams::default()).await?;
-                            ctx.metrics.writes.with_label_values(&["delete"]).inc();
-                        }
-                    }
-                }
+                observed.deployment = Some(apply_children(ctx, ns, name, children).await?)
             }
             Err(render::RenderError::Invalid(message)) => observed.invalid = Some(message),
             Err(e) => return Err(e.into()),
@@ -279,6 +240,68 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     Ok(Action::requeue(Duration::from_secs(
         if ctx.config.poll_pods { 30 } else { 300 },
     )))
+}
+
+/// The Secrets the stream references (their data, for the config hash) and the names of those
+/// missing.
+async fn read_secrets(
+    stream: &DeliveryStream,
+    ctx: &Context,
+    ns: &str,
+    version_id: String,
+) -> Result<(Inputs, Vec<String>), Error> {
+    let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let mut inputs = Inputs {
+        version_id,
+        secrets: BTreeMap::new(),
+    };
+    let mut missing = Vec::new();
+    for secret in render::referenced_secrets(stream) {
+        match secrets_api.get_opt(&secret).await? {
+            Some(s) => {
+                let data = s
+                    .data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0))
+                    .collect();
+                inputs.secrets.insert(secret, data);
+            }
+            None => missing.push(secret),
+        }
+    }
+    Ok((inputs, missing))
+}
+
+/// Applies the children, configuration before the workload (so pods do not restart twice),
+/// and deletes an HPA an earlier spec left; returns the applied Deployment.
+async fn apply_children(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    children: render::Children,
+) -> Result<Deployment, Error> {
+    apply(ctx, ns, children.config_map).await?;
+    apply(ctx, ns, children.service).await?;
+    apply(ctx, ns, children.pdb).await?;
+    let deployment = apply(ctx, ns, children.deployment).await?;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), ns);
+    match children.hpa {
+        Some(hpa) => {
+            apply(ctx, ns, hpa).await?;
+        }
+        None => {
+            // An HPA left from an earlier spec is an orphan.
+            if let Some(old) = hpas.get_opt(name).await?
+                && old.labels().get(labels::MANAGED_BY).map(String::as_str)
+                    == Some("hydrant-operator")
+            {
+                hpas.delete(name, &DeleteParams::default()).await?;
+                ctx.metrics.writes.with_label_values(&["delete"]).inc();
+            }
+        }
+    }
+    Ok(deployment)
 }
 
 /// Writes the status when (and only when) it differs from what is stored.
