@@ -21,8 +21,16 @@ pub struct Observed {
     pub deleting: bool,
 }
 
-/// Replica counts of the Deployment: (desired, current, ready, up to date).
-fn replica_counts(d: &Deployment) -> (i32, i32, i32, bool) {
+/// The Deployment's replica counts; all zero (and not up to date) before it exists.
+#[derive(Debug, Clone, Copy, Default)]
+struct Replicas {
+    desired: i32,
+    current: i32,
+    ready: i32,
+    up_to_date: bool,
+}
+
+fn replica_counts(d: &Deployment) -> Replicas {
     let desired = d.spec.as_ref().and_then(|s| s.replicas);
     let status = d.status.clone().unwrap_or_default();
     let desired = desired.unwrap_or(status.replicas.unwrap_or(0));
@@ -31,24 +39,31 @@ fn replica_counts(d: &Deployment) -> (i32, i32, i32, bool) {
     let updated = status.updated_replicas.unwrap_or(0);
     let current = status.replicas.unwrap_or(0);
     let up_to_date = observed >= generation && updated >= desired && current <= desired;
-    (
+    Replicas {
         desired,
         current,
-        status.ready_replicas.unwrap_or(0),
+        ready: status.ready_replicas.unwrap_or(0),
         up_to_date,
-    )
+    }
 }
 
+/// A condition's value, before its transition time is known.
+struct Verdict<'a> {
+    status: bool,
+    reason: &'a str,
+    message: String,
+}
+
+/// A condition of kind `kind`; its `lastTransitionTime` is kept from `previous` unless its status
+/// changed.
 fn condition(
     previous: &[Condition],
     kind: &str,
-    status: bool,
-    reason: &str,
-    message: String,
+    verdict: Verdict<'_>,
     generation: Option<i64>,
     now: &str,
 ) -> Condition {
-    let status = if status { "True" } else { "False" }.to_owned();
+    let status = if verdict.status { "True" } else { "False" }.to_owned();
     let last_transition_time = previous
         .iter()
         .find(|c| c.r#type == kind && c.status == status)
@@ -57,8 +72,8 @@ fn condition(
     Condition {
         r#type: kind.to_owned(),
         status,
-        reason: reason.to_owned(),
-        message,
+        reason: verdict.reason.to_owned(),
+        message: verdict.message,
         last_transition_time,
         observed_generation: generation,
     }
@@ -68,18 +83,63 @@ fn condition(
 pub fn compute(stream: &DeliveryStream, observed: &Observed, now: &str) -> DeliveryStreamStatus {
     let previous = stream.status.clone().unwrap_or_default();
     let generation = stream.metadata.generation;
-    let (desired, current, ready_count, up_to_date) = observed
+    let replicas = observed
         .deployment
         .as_ref()
         .map(replica_counts)
-        .unwrap_or((0, 0, 0, false));
-    let ready = observed.invalid.is_none()
+        .unwrap_or_default();
+    let ready = is_ready(observed, replicas);
+    let prev = &previous.conditions;
+    DeliveryStreamStatus {
+        observed_generation: generation,
+        delivery_stream_status: Some(phase(observed, ready, &previous).to_owned()),
+        version_id: Some(observed.version_id.clone()),
+        spec_hash: Some(observed.spec_hash.clone()),
+        destination: Some(stream.spec.destination.kind().to_owned()),
+        endpoint: observed.endpoint.clone(),
+        replicas: Some(replicas.current),
+        ready_replicas: Some(replicas.ready),
+        selector: Some(observed.selector.clone()),
+        conditions: vec![
+            condition(
+                prev,
+                "Ready",
+                ready_verdict(observed, replicas, ready),
+                generation,
+                now,
+            ),
+            condition(
+                prev,
+                "Progressing",
+                progressing_verdict(observed, replicas),
+                generation,
+                now,
+            ),
+            condition(
+                prev,
+                "Degraded",
+                degraded_verdict(observed),
+                generation,
+                now,
+            ),
+        ],
+        delivery: observed.delivery.clone(),
+    }
+}
+
+/// Ready: a valid spec, nothing to wait for, and every desired replica rolled out and ready.
+fn is_ready(observed: &Observed, replicas: Replicas) -> bool {
+    observed.invalid.is_none()
         && observed.waiting.is_none()
         && observed.deployment.is_some()
-        && up_to_date
-        && ready_count >= desired
-        && desired > 0;
-    let phase = if observed.deleting {
+        && replicas.up_to_date
+        && replicas.ready >= replicas.desired
+        && replicas.desired > 0
+}
+
+/// The Firehose-style `deliveryStreamStatus`.
+fn phase(observed: &Observed, ready: bool, previous: &DeliveryStreamStatus) -> &'static str {
+    if observed.deleting {
         "DELETING"
     } else if observed.invalid.is_some() {
         "CREATING_FAILED"
@@ -88,24 +148,33 @@ pub fn compute(stream: &DeliveryStream, observed: &Observed, now: &str) -> Deliv
         "ACTIVE"
     } else {
         "CREATING"
-    };
-    let (ready_reason, ready_message) = if let Some(msg) = &observed.invalid {
+    }
+}
+
+/// The Ready condition: why the stream is or is not ready, the spec's problem first.
+fn ready_verdict(observed: &Observed, replicas: Replicas, ready: bool) -> Verdict<'_> {
+    let counts = format!("{}/{} replicas ready", replicas.ready, replicas.desired);
+    let (reason, message) = if let Some(msg) = &observed.invalid {
         ("InvalidSpec", msg.clone())
     } else if let Some((reason, msg)) = &observed.waiting {
         (reason.as_str(), msg.clone())
     } else if ready {
-        (
-            "AllReplicasReady",
-            format!("{ready_count}/{desired} replicas ready"),
-        )
+        ("AllReplicasReady", counts)
     } else {
-        (
-            "ReplicasNotReady",
-            format!("{ready_count}/{desired} replicas ready"),
-        )
+        ("ReplicasNotReady", counts)
     };
-    let progressing = observed.invalid.is_none() && observed.deployment.is_some() && !up_to_date;
-    let (progress_reason, progress_message) = if observed.invalid.is_some() {
+    Verdict {
+        status: ready,
+        reason,
+        message,
+    }
+}
+
+/// The Progressing condition: true while the Deployment rolls out a valid spec.
+fn progressing_verdict(observed: &Observed, replicas: Replicas) -> Verdict<'static> {
+    let progressing =
+        observed.invalid.is_none() && observed.deployment.is_some() && !replicas.up_to_date;
+    let (reason, message) = if observed.invalid.is_some() {
         ("InvalidSpec", String::new())
     } else if progressing {
         (
@@ -115,12 +184,22 @@ pub fn compute(stream: &DeliveryStream, observed: &Observed, now: &str) -> Deliv
     } else {
         ("RolloutComplete", String::new())
     };
+    Verdict {
+        status: progressing,
+        reason,
+        message,
+    }
+}
+
+/// The Degraded condition: an invalid spec, something to wait for, or delivery failing (the
+/// pods' last error), in that order.
+fn degraded_verdict(observed: &Observed) -> Verdict<'_> {
     let failing = observed
         .delivery
         .as_ref()
         .and_then(|d| d.last_error.clone())
         .filter(|e| !e.is_empty());
-    let (degraded, degraded_reason, degraded_message) = if let Some(msg) = &observed.invalid {
+    let (status, reason, message) = if let Some(msg) = &observed.invalid {
         (true, "InvalidSpec", msg.clone())
     } else if let Some((reason, msg)) = &observed.waiting {
         (true, reason.as_str(), msg.clone())
@@ -129,47 +208,10 @@ pub fn compute(stream: &DeliveryStream, observed: &Observed, now: &str) -> Deliv
     } else {
         (false, "DeliveringNormally", String::new())
     };
-    let prev = &previous.conditions;
-    DeliveryStreamStatus {
-        observed_generation: generation,
-        delivery_stream_status: Some(phase.to_owned()),
-        version_id: Some(observed.version_id.clone()),
-        spec_hash: Some(observed.spec_hash.clone()),
-        destination: Some(stream.spec.destination.kind().to_owned()),
-        endpoint: observed.endpoint.clone(),
-        replicas: Some(current),
-        ready_replicas: Some(ready_count),
-        selector: Some(observed.selector.clone()),
-        conditions: vec![
-            condition(
-                prev,
-                "Ready",
-                ready,
-                ready_reason,
-                ready_message,
-                generation,
-                now,
-            ),
-            condition(
-                prev,
-                "Progressing",
-                progressing,
-                progress_reason,
-                progress_message,
-                generation,
-                now,
-            ),
-            condition(
-                prev,
-                "Degraded",
-                degraded,
-                degraded_reason,
-                degraded_message,
-                generation,
-                now,
-            ),
-        ],
-        delivery: observed.delivery.clone(),
+    Verdict {
+        status,
+        reason,
+        message,
     }
 }
 
