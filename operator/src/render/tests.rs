@@ -61,10 +61,15 @@ fn config_map_holds_the_spec_without_secrets() {
     assert!(!yaml.contains("AKID"));
 }
 
+/// The Deployment spec rendered for the S3 stream.
+fn s3_deployment_spec() -> k8s_openapi::api::apps::v1::DeploymentSpec {
+    let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
+    c.deployment.spec.expect("spec")
+}
+
 #[test]
 fn deployment_follows_the_spec() {
-    let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
-    let spec = c.deployment.spec.expect("spec");
+    let spec = s3_deployment_spec();
     assert_eq!(spec.replicas, Some(1));
     let pod = spec.template.spec.expect("pod");
     assert_eq!(pod.termination_grace_period_seconds, Some(180));
@@ -73,7 +78,27 @@ fn deployment_follows_the_spec() {
         container.image.as_deref(),
         Some("ghcr.io/hydrant-dev/hydrant:0.1.0")
     );
-    let env = container.env.as_ref().expect("env");
+    assert_eq!(
+        container
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|h| h.path.clone()),
+        Some("/readyz".to_owned())
+    );
+    let annotations = spec
+        .template
+        .metadata
+        .and_then(|m| m.annotations)
+        .expect("annotations");
+    assert!(annotations.contains_key(deployment::CONFIG_HASH));
+    assert_eq!(annotations["prometheus.io/port"], "9464");
+}
+
+#[test]
+fn deployment_env_carries_the_version_and_references_the_s3_keys() {
+    let pod = s3_deployment_spec().template.spec.expect("pod");
+    let env = pod.containers[0].env.as_ref().expect("env");
     let version = env
         .iter()
         .find(|e| e.name == "HYDRANT_VERSION_ID")
@@ -93,7 +118,12 @@ fn deployment_follows_the_spec() {
         (selector.name.as_str(), selector.key.as_str()),
         ("s3-writer", "accessKeyId")
     );
-    let sc = container
+}
+
+#[test]
+fn deployment_pods_run_locked_down() {
+    let pod = s3_deployment_spec().template.spec.expect("pod");
+    let sc = pod.containers[0]
         .security_context
         .as_ref()
         .expect("security context");
@@ -109,6 +139,11 @@ fn deployment_follows_the_spec() {
         psc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
         Some("RuntimeDefault")
     );
+}
+
+#[test]
+fn deployment_wal_volume_is_sized_from_the_buffer() {
+    let pod = s3_deployment_spec().template.spec.expect("pod");
     let wal = pod
         .volumes
         .as_ref()
@@ -127,21 +162,6 @@ fn deployment_follows_the_spec() {
         limit > 2 << 30,
         "sizeLimit follows buffer.maxBytes (2Gi): {limit}"
     );
-    assert_eq!(
-        container
-            .readiness_probe
-            .as_ref()
-            .and_then(|p| p.http_get.as_ref())
-            .and_then(|h| h.path.clone()),
-        Some("/readyz".to_owned())
-    );
-    let annotations = spec
-        .template
-        .metadata
-        .and_then(|m| m.annotations)
-        .expect("annotations");
-    assert!(annotations.contains_key(deployment::CONFIG_HASH));
-    assert_eq!(annotations["prometheus.io/port"], "9464");
 }
 
 #[test]
