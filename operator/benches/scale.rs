@@ -141,8 +141,18 @@ fn main() {
 async fn run(n: usize) {
     let cp = ControlPlane::start().await;
     let admin = cp.client().await;
-    let sa = support::install_chart(&cp, "hydrant-system").await;
-    let kubeconfig = support::operator_kubeconfig(&cp, &admin, "hydrant-system", &sa).await;
+    let operator = start_operator(&cp, &admin).await;
+    let pid = operator_pid(&operator);
+    let creation = create_streams(&admin, n).await;
+    let steady = measure_steady_state(&admin, &operator).await;
+    print_report(n, &creation, &steady, peak_rss_mib(pid));
+}
+
+/// The chart installed, the streams' namespace created, and the operator running as the chart's
+/// ServiceAccount and leading.
+async fn start_operator(cp: &ControlPlane, admin: &kube::Client) -> support::Operator {
+    let sa = support::install_chart(cp, "hydrant-system").await;
+    let kubeconfig = support::operator_kubeconfig(cp, admin, "hydrant-system", &sa).await;
     Api::<Namespace>::all(admin.clone())
         .create(
             &PostParams::default(),
@@ -155,11 +165,42 @@ async fn run(n: usize) {
         operator.is_leader().await
     })
     .await;
-    let pid = operator_pid(&operator);
+    operator
+}
 
-    let before = requests_by_verb(&admin).await;
+/// What creating the streams took: times from the first apply, and API requests by verb.
+struct Creation {
+    applied: Duration,
+    children: Duration,
+    converged: Duration,
+    requests: f64,
+    requests_by_verb: BTreeMap<String, f64>,
+}
+
+/// Applies `n` streams at once and waits until every one has its children and a status.
+async fn create_streams(admin: &kube::Client, n: usize) -> Creation {
+    let before = requests_by_verb(admin).await;
     let started = Instant::now();
     let streams: Arc<Api<DeliveryStream>> = Arc::new(Api::namespaced(admin.clone(), NS));
+    apply_streams(&streams, n).await;
+    let applied = started.elapsed();
+    let children = wait_for_children(admin, n, started).await;
+    let converged = wait_for_statuses(&streams, n, started).await;
+    let after = requests_by_verb(admin).await;
+    Creation {
+        applied,
+        children,
+        converged,
+        requests: total(&after) - total(&before),
+        requests_by_verb: after
+            .iter()
+            .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+            .collect(),
+    }
+}
+
+/// Applies `n` streams (`s0000`, `s0001`, ...) server-side, 32 at a time.
+async fn apply_streams(streams: &Arc<Api<DeliveryStream>>, n: usize) {
     futures::stream::iter(0..n)
         .map(|i| {
             let api = streams.clone();
@@ -178,9 +219,12 @@ async fn run(n: usize) {
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
-    let applied = started.elapsed();
+}
+
+/// Time from `started` until the operator has created `n` Deployments.
+async fn wait_for_children(admin: &kube::Client, n: usize, started: Instant) -> Duration {
     let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NS);
-    let children = support::eventually("all children", Duration::from_secs(1800), || async {
+    support::eventually("all children", Duration::from_secs(1800), || async {
         let count = deployments
             .list_metadata(
                 &ListParams::default().labels("app.kubernetes.io/managed-by=hydrant-operator"),
@@ -191,8 +235,12 @@ async fn run(n: usize) {
             .len();
         (count >= n).then(|| started.elapsed())
     })
-    .await;
-    let converged = support::eventually("all statuses", Duration::from_secs(1800), || async {
+    .await
+}
+
+/// Time from `started` until `n` streams have a status with a versionId.
+async fn wait_for_statuses(streams: &Api<DeliveryStream>, n: usize, started: Instant) -> Duration {
+    support::eventually("all statuses", Duration::from_secs(1800), || async {
         let list = streams.list(&ListParams::default()).await.ok()?;
         let done = list
             .items
@@ -206,17 +254,27 @@ async fn run(n: usize) {
             .count();
         (done >= n).then(|| started.elapsed())
     })
-    .await;
-    let after = requests_by_verb(&admin).await;
-    let operator_requests = total(&after) - total(&before);
+    .await
+}
+
+/// Writes during one minute of steady state, as the API server and the operator count them.
+struct SteadyState {
+    writes: f64,
+    lease_writes: f64,
+    operator_writes: f64,
+    writers: BTreeMap<String, f64>,
+}
+
+async fn measure_steady_state(admin: &kube::Client, operator: &support::Operator) -> SteadyState {
+    // A pause first, so that the tail of the creation burst is not counted as steady state.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let steady_start = requests_by_verb(&admin).await;
-    let by_resource_start = writes_by_resource(&admin).await;
-    let op_writes_start = operator.writes().await;
+    let start = requests_by_verb(admin).await;
+    let by_resource_start = writes_by_resource(admin).await;
+    let operator_start = operator.writes().await;
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let steady_end = requests_by_verb(&admin).await;
-    let by_resource_end = writes_by_resource(&admin).await;
-    let steady_writers: BTreeMap<String, f64> = by_resource_end
+    let end = requests_by_verb(admin).await;
+    let by_resource_end = writes_by_resource(admin).await;
+    let writers: BTreeMap<String, f64> = by_resource_end
         .iter()
         .map(|(k, v)| {
             (
@@ -226,40 +284,42 @@ async fn run(n: usize) {
         })
         .filter(|(_, v)| *v > 0.0)
         .collect();
-    let op_writes_end = operator.writes().await;
+    let operator_end = operator.writes().await;
+    SteadyState {
+        writes: writes(&end) - writes(&start),
+        lease_writes: lease_writes(&end) - lease_writes(&start),
+        operator_writes: operator_end - operator_start,
+        writers,
+    }
+}
+
+/// The report, one measure a line.
+fn print_report(n: usize, creation: &Creation, steady: &SteadyState, operator_rss_mib: f64) {
     println!("streams                         {n}");
     println!(
         "applied (client side)           {:.1} s",
-        applied.as_secs_f64()
+        creation.applied.as_secs_f64()
     );
     println!(
         "all children exist after        {:.1} s",
-        children.as_secs_f64()
+        creation.children.as_secs_f64()
     );
     println!(
         "all statuses written after      {:.1} s",
-        converged.as_secs_f64()
+        creation.converged.as_secs_f64()
     );
     println!(
         "API requests per stream         {:.1} (all clients, during creation; {} total; by verb {:?})",
-        operator_requests / n as f64,
-        operator_requests,
-        after
-            .iter()
-            .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
-            .collect::<BTreeMap<_, _>>()
+        creation.requests / n as f64,
+        creation.requests,
+        creation.requests_by_verb
     );
     println!(
         "writes per minute, steady       {} to streams and their children (API server's count; {} more were Lease renewals), {} (operator's own count)",
-        writes(&steady_end) - writes(&steady_start),
-        lease_writes(&steady_end) - lease_writes(&steady_start),
-        op_writes_end - op_writes_start
+        steady.writes, steady.lease_writes, steady.operator_writes
     );
-    println!("steady writes by verb/resource  {steady_writers:?}");
-    println!(
-        "operator peak RSS               {:.1} MiB",
-        peak_rss_mib(pid)
-    );
+    println!("steady writes by verb/resource  {:?}", steady.writers);
+    println!("operator peak RSS               {operator_rss_mib:.1} MiB");
 }
 
 fn operator_pid(op: &support::Operator) -> u32 {
