@@ -155,95 +155,103 @@ fn other_description(identity: &StreamIdentity, d: &Destination) -> Value {
         .s3_configuration()
         .map(|s3| object_description(identity, &s3.bucket, &s3.delivery, false))
         .unwrap_or(Value::Null);
-    let role = format!("arn:aws:iam::{}:role/hydrant", identity.account);
-    let common = |mut v: Value, retry: i32, backup: Value| {
-        v["RoleARN"] = json!(role);
-        v["BufferingHints"] = hints(d.buffering_hints());
-        v["RetryOptions"] = json!({"DurationInSeconds": retry});
-        v["S3BackupMode"] = backup;
-        v["S3DestinationDescription"] = s3.clone();
-        v["ProcessingConfiguration"] = processing(d.processing());
-        v["CloudWatchLoggingOptions"] = json!({"Enabled": false});
-        v
+    let Some(own) = own_fields(d) else {
+        return json!({"DestinationId": DESTINATION_ID, "S3DestinationDescription": s3});
     };
-    let (key, body) = match d {
-        Destination::OpenSearch(os) => (
+    let mut body = own.fields;
+    body["RoleARN"] = json!(format!("arn:aws:iam::{}:role/hydrant", identity.account));
+    body["BufferingHints"] = hints(d.buffering_hints());
+    body["RetryOptions"] = json!({"DurationInSeconds": own.retry_seconds});
+    body["S3BackupMode"] = own.backup_mode;
+    body["S3DestinationDescription"] = s3;
+    body["ProcessingConfiguration"] = processing(d.processing());
+    body["CloudWatchLoggingOptions"] = json!({"Enabled": false});
+    json!({"DestinationId": DESTINATION_ID, own.key: body})
+}
+
+/// A non-object destination's own part of its description.
+struct OwnFields {
+    /// The description's property name (`SplunkDestinationDescription`, ...).
+    key: &'static str,
+    fields: Value,
+    retry_seconds: i32,
+    backup_mode: Value,
+}
+
+fn own_fields(d: &Destination) -> Option<OwnFields> {
+    let own = |key, fields, retry: &crds::RetryOptions, backup_mode| OwnFields {
+        key,
+        fields,
+        retry_seconds: retry.duration_in_seconds,
+        backup_mode,
+    };
+    Some(match d {
+        Destination::OpenSearch(os) => own(
             "AmazonopensearchserviceDestinationDescription",
-            common(
-                json!({
-                    "ClusterEndpoint": os.endpoint,
-                    "IndexName": os.index_name,
-                    "TypeName": os.type_name,
-                    "IndexRotationPeriod": os.index_rotation_period,
-                    "DocumentIdOptions": {"DefaultDocumentIdFormat": os.document_id_options.default_document_id_format},
-                }),
-                os.retry_options.duration_in_seconds,
-                json!(os.s3_backup_mode),
-            ),
+            json!({
+                "ClusterEndpoint": os.endpoint,
+                "IndexName": os.index_name,
+                "TypeName": os.type_name,
+                "IndexRotationPeriod": os.index_rotation_period,
+                "DocumentIdOptions": {"DefaultDocumentIdFormat": os.document_id_options.default_document_id_format},
+            }),
+            &os.retry_options,
+            json!(os.s3_backup_mode),
         ),
-        Destination::Splunk(sp) => (
+        Destination::Splunk(sp) => own(
             "SplunkDestinationDescription",
-            common(
-                json!({
-                    "HECEndpoint": sp.hec_endpoint,
-                    "HECEndpointType": sp.hec_endpoint_type,
-                    "HECAcknowledgmentTimeoutInSeconds": sp.hec_acknowledgment_timeout_in_seconds,
-                }),
-                sp.retry_options.duration_in_seconds,
-                json!(sp.s3_backup_mode),
-            ),
+            json!({
+                "HECEndpoint": sp.hec_endpoint,
+                "HECEndpointType": sp.hec_endpoint_type,
+                "HECAcknowledgmentTimeoutInSeconds": sp.hec_acknowledgment_timeout_in_seconds,
+            }),
+            &sp.retry_options,
+            json!(sp.s3_backup_mode),
         ),
-        Destination::HttpEndpoint(h) => (
+        Destination::HttpEndpoint(h) => own(
             "HttpEndpointDestinationDescription",
-            common(
-                json!({
-                    "EndpointConfiguration": {
-                        "Url": h.endpoint_configuration.url,
-                        "Name": h.endpoint_configuration.name,
-                    },
-                    "RequestConfiguration": {
-                        "ContentEncoding": h.request_configuration.content_encoding,
-                        "CommonAttributes": h.request_configuration.common_attributes.iter().map(|a| json!({
-                            "AttributeName": a.attribute_name,
-                            "AttributeValue": a.attribute_value,
-                        })).collect::<Vec<_>>(),
-                    },
-                }),
-                h.retry_options.duration_in_seconds,
-                json!(h.s3_backup_mode),
-            ),
+            json!({
+                "EndpointConfiguration": {
+                    "Url": h.endpoint_configuration.url,
+                    "Name": h.endpoint_configuration.name,
+                },
+                "RequestConfiguration": {
+                    "ContentEncoding": h.request_configuration.content_encoding,
+                    "CommonAttributes": h.request_configuration.common_attributes.iter().map(|a| json!({
+                        "AttributeName": a.attribute_name,
+                        "AttributeValue": a.attribute_value,
+                    })).collect::<Vec<_>>(),
+                },
+            }),
+            &h.retry_options,
+            json!(h.s3_backup_mode),
         ),
-        Destination::Redshift(r) => (
+        Destination::Redshift(r) => own(
             "RedshiftDestinationDescription",
-            common(
-                json!({
-                    "ClusterJDBCURL": r.cluster_jdbc_url,
-                    "CopyCommand": {
-                        "DataTableName": r.copy_command.data_table_name,
-                        "DataTableColumns": r.copy_command.data_table_columns,
-                        "CopyOptions": r.copy_command.copy_options,
-                    },
-                }),
-                r.retry_options.duration_in_seconds,
-                json!("Disabled"),
-            ),
+            json!({
+                "ClusterJDBCURL": r.cluster_jdbc_url,
+                "CopyCommand": {
+                    "DataTableName": r.copy_command.data_table_name,
+                    "DataTableColumns": r.copy_command.data_table_columns,
+                    "CopyOptions": r.copy_command.copy_options,
+                },
+            }),
+            &r.retry_options,
+            json!("Disabled"),
         ),
-        Destination::Postgresql(pg) => (
-            // Not a Firehose destination: described in the same style.
+        // Not a Firehose destination: described in the same style.
+        Destination::Postgresql(pg) => own(
             "PostgresqlDestinationDescription",
-            common(
-                json!({
-                    "Table": pg.table,
-                    "Columns": pg.columns,
-                    "Format": pg.format,
-                }),
-                pg.retry_options.duration_in_seconds,
-                json!(pg.s3_backup_mode),
-            ),
+            json!({
+                "Table": pg.table,
+                "Columns": pg.columns,
+                "Format": pg.format,
+            }),
+            &pg.retry_options,
+            json!(pg.s3_backup_mode),
         ),
-        Destination::S3(_) | Destination::Local(_) => ("S3DestinationDescription", s3.clone()),
-    };
-    json!({"DestinationId": DESTINATION_ID, key: body})
+        Destination::S3(_) | Destination::Local(_) => return None,
+    })
 }
 
 #[cfg(test)]
