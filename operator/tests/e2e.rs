@@ -93,6 +93,22 @@ fn config_hash(d: &Deployment) -> String {
         .unwrap_or_default()
 }
 
+/// Namespace of the chart's release (and of the operator's ServiceAccount).
+const RELEASE_NS: &str = "hydrant-system";
+
+/// Starts operators as the chart's ServiceAccount, each reading delivery health from pods'
+/// `/status` on the same port (the rendered pod's).
+struct OperatorLauncher {
+    kubeconfig: std::path::PathBuf,
+    pod_status_port: u16,
+}
+
+impl OperatorLauncher {
+    fn start(&self, identity: &str) -> Operator {
+        Operator::start_polling(&self.kubeconfig, RELEASE_NS, identity, self.pod_status_port)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_on_a_real_control_plane() {
     let cp = ControlPlane::start().await;
@@ -100,9 +116,43 @@ async fn operator_on_a_real_control_plane() {
     let moto = support::moto::Moto::start().await;
     moto.create_bucket("e2e-bucket").await;
 
-    // The chart, with real helm; its CRD reaches the API server.
-    let release_ns = "hydrant-system";
-    let sa = install_chart(&cp, release_ns).await;
+    let sa = install_the_chart_and_the_stream_namespace(&cp, &admin).await;
+    the_chart_lints_clean(&cp);
+    every_example_is_accepted(&admin).await;
+    invalid_manifests_are_refused(&admin, &moto).await;
+
+    // The operator, as the chart's ServiceAccount: a missing RBAC rule fails this test.
+    let launcher = OperatorLauncher {
+        kubeconfig: operator_kubeconfig(&cp, &admin, RELEASE_NS, &sa).await,
+        pod_status_port: support::free_port(),
+    };
+    let mut op_a = launcher.start("op-a");
+    eventually("op-a leads", Duration::from_secs(30), || async {
+        op_a.is_leader().await
+    })
+    .await;
+
+    a_stream_gets_its_children_and_a_status(&admin, &moto).await;
+    status_follows_the_deployment(&admin).await;
+    let after_spec = a_spec_change_rolls_the_pods(&admin, &moto).await;
+    a_secret_change_rolls_the_pods(&admin, &after_spec).await;
+    an_unworkable_spec_is_creating_failed(&admin).await;
+    the_rendered_pod_delivers_and_reports_health(&admin, &moto, launcher.pod_status_port).await;
+    a_steady_cluster_costs_no_writes(&admin, &op_a).await;
+    let mut op_b = an_operator_restart_costs_no_writes(&launcher, &mut op_a).await;
+    let mut op_c =
+        another_operator_takes_over_from_a_killed_leader(&admin, &moto, &launcher, &mut op_b).await;
+    deletion_goes_through_the_finalizer(&admin).await;
+    op_c.kill();
+}
+
+/// The chart, with real helm (its CRD reaches the API server); then the streams' namespace and
+/// the S3 credentials Secret. Returns the operator's ServiceAccount.
+async fn install_the_chart_and_the_stream_namespace(
+    cp: &ControlPlane,
+    admin: &kube::Client,
+) -> String {
+    let sa = install_chart(cp, RELEASE_NS).await;
     let namespaces: Api<Namespace> = Api::all(admin.clone());
     namespaces
         .create(
@@ -123,8 +173,10 @@ async fn operator_on_a_real_control_plane() {
         )
         .await
         .expect("create secret");
+    sa
+}
 
-    // The chart lints clean.
+fn the_chart_lints_clean(cp: &ControlPlane) {
     let lint = std::process::Command::new(cp.bin("helm"))
         .args(["lint", "--strict"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/hydrant"))
@@ -135,8 +187,10 @@ async fn operator_on_a_real_control_plane() {
         "helm lint: {}",
         String::from_utf8_lossy(&lint.stdout)
     );
+}
 
-    // Every example manifest is accepted by the real API server (server-side dry run).
+/// Every example manifest is accepted by the real API server (server-side dry run).
+async fn every_example_is_accepted(admin: &kube::Client) {
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut seen = 0;
     for entry in std::fs::read_dir(&examples).expect("examples") {
@@ -159,10 +213,12 @@ async fn operator_on_a_real_control_plane() {
         .unwrap_or_else(|e| panic!("{} refused: {e}", example.display()));
     }
     assert!(seen >= 2, "examples checked: {seen}");
+}
 
-    // Invalid manifests are refused with the intended messages.
+/// Invalid manifests are refused with the intended messages.
+async fn invalid_manifests_are_refused(admin: &kube::Client, moto: &support::moto::Moto) {
     let refused = apply_stream(
-        &admin,
+        admin,
         &stream_yaml(
             "both",
             "b-bucket",
@@ -179,7 +235,7 @@ async fn operator_on_a_real_control_plane() {
         "{refused}"
     );
     let refused = apply_stream(
-        &admin,
+        admin,
         &stream_yaml("big", "b-bucket", &moto.endpoint(), "")
             .replace("sizeInMBs: 1", "sizeInMBs: 500"),
     )
@@ -187,26 +243,20 @@ async fn operator_on_a_real_control_plane() {
     .expect_err("size bound");
     assert!(refused.to_string().contains("sizeInMBs"), "{refused}");
     let refused = apply_stream(
-        &admin,
+        admin,
         &stream_yaml("dotted.name", "b-bucket", &moto.endpoint(), ""),
     )
     .await
     .expect_err("name");
     assert!(refused.to_string().contains("DNS label"), "{refused}");
+}
 
-    // The operator, as the chart's ServiceAccount: a missing RBAC rule fails this test.
-    let kubeconfig = operator_kubeconfig(&cp, &admin, release_ns, &sa).await;
-    // The operators read delivery health from pods' /status on this port (the rendered pod's).
-    let pod_status_port = support::free_port();
-    let mut op_a = Operator::start_polling(&kubeconfig, release_ns, "op-a", pod_status_port);
-    eventually("op-a leads", Duration::from_secs(30), || async {
-        op_a.is_leader().await
-    })
-    .await;
-
+/// `clicks` applied: its children exist, owned by it, and it is CREATING with an endpoint and the
+/// drain finalizer.
+async fn a_stream_gets_its_children_and_a_status(admin: &kube::Client, moto: &support::moto::Moto) {
     let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
     apply_stream(
-        &admin,
+        admin,
         &stream_yaml("clicks", "e2e-bucket", &moto.endpoint(), ""),
     )
     .await
@@ -245,9 +295,12 @@ async fn operator_on_a_real_control_plane() {
         Some("http://clicks.analytics.svc:4573")
     );
     assert!(s.finalizers().contains(&"hydrant.dev/drain".to_owned()));
+}
 
-    // Status follows the Deployment.
-    set_deployment_ready(&admin, "clicks", 1).await;
+/// The Deployment reported ready: the stream turns ACTIVE and Ready.
+async fn status_follows_the_deployment(admin: &kube::Client) {
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+    set_deployment_ready(admin, "clicks", 1).await;
     eventually("ACTIVE", Duration::from_secs(30), || async {
         let s = streams.get("clicks").await.ok()?;
         let ready = s
@@ -259,11 +312,15 @@ async fn operator_on_a_real_control_plane() {
         (status_of(&s).0 == "ACTIVE" && ready).then_some(())
     })
     .await;
+}
 
-    // A spec change rolls the Deployment and bumps versionId.
+/// A spec change rolls the Deployment and bumps versionId. Returns the new config hash.
+async fn a_spec_change_rolls_the_pods(admin: &kube::Client, moto: &support::moto::Moto) -> String {
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NS);
     let before = config_hash(&deployments.get("clicks").await.expect("d"));
     apply_stream(
-        &admin,
+        admin,
         &stream_yaml("clicks", "e2e-bucket", &moto.endpoint(), "")
             .replace("sizeInMBs: 1", "sizeInMBs: 2"),
     )
@@ -293,8 +350,14 @@ async fn operator_on_a_real_control_plane() {
         env.iter()
             .any(|e| e.name == "HYDRANT_VERSION_ID" && e.value.as_deref() == Some("2"))
     );
+    after_spec
+}
 
-    // A Secret change rolls it too.
+/// A Secret change rolls the Deployment too (away from `after_spec`), without a new versionId.
+async fn a_secret_change_rolls_the_pods(admin: &kube::Client, after_spec: &str) {
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NS);
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), NS);
     secrets
         .patch(
             "s3-writer",
@@ -310,10 +373,13 @@ async fn operator_on_a_real_control_plane() {
     .await;
     let s = streams.get("clicks").await.expect("stream");
     assert_eq!(status_of(&s).1, "2", "a Secret change is not a spec change");
+}
 
-    // A spec the schema accepts but that cannot work: CREATING_FAILED with a clear message.
+/// A spec the schema accepts but that cannot work: CREATING_FAILED with a clear message.
+async fn an_unworkable_spec_is_creating_failed(admin: &kube::Client) {
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
     apply_stream(
-        &admin,
+        admin,
         "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata: {name: laptop, namespace: analytics}\nspec:\n  destination:\n    local: {}\n",
     )
     .await
@@ -336,12 +402,56 @@ async fn operator_on_a_real_control_plane() {
         "{}",
         degraded.message
     );
+}
 
-    // Round trip: the pod the operator rendered actually runs and delivers, and the operator reads
-    // its /status into the stream's delivery health (a Pod object plays the kubelet's report).
+/// Round trip: the pod the operator rendered actually runs and delivers, and the operator reads
+/// its /status into the stream's delivery health (a Pod object plays the kubelet's report).
+async fn the_rendered_pod_delivers_and_reports_health(
+    admin: &kube::Client,
+    moto: &support::moto::Moto,
+    pod_status_port: u16,
+) {
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
     moto.create_bucket("e2e-bucket").await;
-    let mut pod = start_rendered_pod(&admin, NS, "clicks", pod_status_port).await;
+    let mut pod = start_rendered_pod(admin, NS, "clicks", pod_status_port).await;
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(admin.clone(), NS);
+    report_a_running_pod(&pods).await;
+    pod.put_and_deliver(10).await;
+    touch_clicks(&streams, 1).await;
+    let health = eventually(
+        "delivery health from the pod",
+        Duration::from_secs(40),
+        || async {
+            let d = streams.get("clicks").await.ok()?.status?.delivery?;
+            (d.backlog_records == 0 && d.last_success_time.is_some()).then_some(d)
+        },
+    )
+    .await;
+    assert_eq!(health.last_error, None);
+    pod.stop();
+    let delivered = delivered_keys(admin, NS, "clicks", moto, 10).await;
+    assert!(
+        delivered.iter().any(|k| k.contains("clicks-2-")),
+        "object names carry versionId 2: {delivered:?}"
+    );
+    pods.delete("clicks-0", &DeleteParams::default())
+        .await
+        .expect("delete pod");
+    touch_clicks(&streams, 2).await;
+    eventually(
+        "health cleared without pods",
+        Duration::from_secs(40),
+        || async {
+            let s = streams.get("clicks").await.ok()?;
+            s.status?.delivery.is_none().then_some(())
+        },
+    )
+    .await;
+}
+
+/// What the kubelet would report for the rendered pod: a Pod of `clicks`, Running on 127.0.0.1
+/// (where the rendered pod's /status listens).
+async fn report_a_running_pod(pods: &Api<k8s_openapi::api::core::v1::Pod>) {
     pods.create(
         &PostParams::default(),
         &serde_json::from_value(json!({
@@ -363,55 +473,23 @@ async fn operator_on_a_real_control_plane() {
     )
     .await
     .expect("pod status");
-    pod.put_and_deliver(10).await;
-    let touch = |n: u32| {
-        let streams = streams.clone();
-        async move {
-            streams
-                .patch(
-                    "clicks",
-                    &PatchParams::default(),
-                    &Patch::Merge(
-                        json!({"metadata": {"annotations": {"e2e/touch": n.to_string()}}}),
-                    ),
-                )
-                .await
-                .expect("touch");
-        }
-    };
-    touch(1).await;
-    let health = eventually(
-        "delivery health from the pod",
-        Duration::from_secs(40),
-        || async {
-            let d = streams.get("clicks").await.ok()?.status?.delivery?;
-            (d.backlog_records == 0 && d.last_success_time.is_some()).then_some(d)
-        },
-    )
-    .await;
-    assert_eq!(health.last_error, None);
-    pod.stop();
-    let delivered = delivered_keys(&admin, NS, "clicks", &moto, 10).await;
-    assert!(
-        delivered.iter().any(|k| k.contains("clicks-2-")),
-        "object names carry versionId 2: {delivered:?}"
-    );
-    pods.delete("clicks-0", &DeleteParams::default())
-        .await
-        .expect("delete pod");
-    touch(2).await;
-    eventually(
-        "health cleared without pods",
-        Duration::from_secs(40),
-        || async {
-            let s = streams.get("clicks").await.ok()?;
-            s.status?.delivery.is_none().then_some(())
-        },
-    )
-    .await;
+}
 
-    // Steady state: no writes. Restart the operator: still none.
-    set_deployment_ready(&admin, "clicks", 1).await;
+/// A metadata-only change to `clicks`, so the operator reconciles it (and polls its pods) now.
+async fn touch_clicks(streams: &Api<DeliveryStream>, n: u32) {
+    streams
+        .patch(
+            "clicks",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"e2e/touch": n.to_string()}}})),
+        )
+        .await
+        .expect("touch");
+}
+
+/// Steady state: no writes.
+async fn a_steady_cluster_costs_no_writes(admin: &kube::Client, op_a: &Operator) {
+    set_deployment_ready(admin, "clicks", 1).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = op_a.writes().await;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -420,8 +498,16 @@ async fn operator_on_a_real_control_plane() {
         writes,
         "a steady cluster costs zero writes"
     );
+}
+
+/// Restart the operator (SIGTERM releases the lease): the new one leads and writes nothing.
+/// Returns the new operator.
+async fn an_operator_restart_costs_no_writes(
+    launcher: &OperatorLauncher,
+    op_a: &mut Operator,
+) -> Operator {
     op_a.terminate();
-    let op_b = Operator::start_polling(&kubeconfig, release_ns, "op-b", pod_status_port);
+    let op_b = launcher.start("op-b");
     eventually(
         "op-b leads after op-a released",
         Duration::from_secs(20),
@@ -439,19 +525,28 @@ async fn operator_on_a_real_control_plane() {
         "an operator restart causes no writes:\n{}",
         op_b.log()
     );
+    op_b
+}
 
-    // Two operators: kill -9 the leader, the other takes over within the lease duration.
-    let mut op_c = Operator::start_polling(&kubeconfig, release_ns, "op-c", pod_status_port);
+/// Two operators: kill -9 the leader, the other takes over within the lease duration and
+/// reconciles a spec change. Returns the new leader.
+async fn another_operator_takes_over_from_a_killed_leader(
+    admin: &kube::Client,
+    moto: &support::moto::Moto,
+    launcher: &OperatorLauncher,
+    leader: &mut Operator,
+) -> Operator {
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+    let op_c = launcher.start("op-c");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(op_c.is_leader().await.is_none(), "only one leader");
-    let mut op_b = op_b;
-    op_b.kill();
+    leader.kill();
     eventually("op-c takes over", Duration::from_secs(20), || async {
         op_c.is_leader().await
     })
     .await;
     apply_stream(
-        &admin,
+        admin,
         &stream_yaml("clicks", "e2e-bucket", &moto.endpoint(), "")
             .replace("sizeInMBs: 1", "sizeInMBs: 3"),
     )
@@ -462,8 +557,13 @@ async fn operator_on_a_real_control_plane() {
         (status_of(&s).1 == "3").then_some(())
     })
     .await;
+    op_c
+}
 
-    // Deletion through the finalizer.
+/// Deletion through the finalizer: DELETING and scaled to zero while pods drain, gone after.
+async fn deletion_goes_through_the_finalizer(admin: &kube::Client) {
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NS);
     streams
         .delete("clicks", &DeleteParams::default())
         .await
@@ -482,7 +582,7 @@ async fn operator_on_a_real_control_plane() {
         streams.get_opt("clicks").await.expect("get").is_some(),
         "kept while pods drain"
     );
-    set_deployment_ready(&admin, "clicks", 0).await;
+    set_deployment_ready(admin, "clicks", 0).await;
     eventually("finalizer removed", Duration::from_secs(30), || async {
         streams
             .get_opt("clicks")
@@ -492,5 +592,4 @@ async fn operator_on_a_real_control_plane() {
             .then_some(())
     })
     .await;
-    op_c.kill();
 }
