@@ -6,8 +6,7 @@
 //! concurrent connections, 500 records per request, ~240-byte JSON records), wait until the log
 //! is drained, and check the server holds every record. Prints one markdown row per destination.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use harness as common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,8 +7,7 @@
 //! ~150-byte JSON records), waits until the log is drained, and checks every record arrived.
 //! Prints one markdown row per case: MiB/s of JSON input delivered.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use harness as common;
 
 // The stages-alone timings run in this process: use the allocator the hydrant binary uses.
 #[global_allocator]

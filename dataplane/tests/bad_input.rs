@@ -1,7 +1,7 @@
 //! Bad input gets Firehose's error shapes and status codes, never a panic, and touches nothing
 //! that was acknowledged.
 
-mod common;
+use harness as common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

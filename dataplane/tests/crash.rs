@@ -1,7 +1,7 @@
 //! Acked means durable: kill -9 the process under load, several times, restart it, and find every
 //! acknowledged record at the destination (duplicates are allowed and counted).
 
-mod common;
+use harness as common;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

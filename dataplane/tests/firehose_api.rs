@@ -1,6 +1,6 @@
 //! The Firehose API driven by the unmodified aws-sdk-firehose client, anonymous and signed.
 
-mod common;
+use harness as common;
 
 use std::time::{Duration, SystemTime};
 

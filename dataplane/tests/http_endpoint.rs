@@ -4,7 +4,7 @@
 //! the `http-endpoint-failed` error output in a real S3-compatible server, and AllData backs up
 //! every record.
 
-mod common;
+use harness as common;
 
 use std::collections::VecDeque;
 use std::io::Read;

@@ -1,6 +1,6 @@
 //! /metrics (checked by promtool), /healthz, /readyz, /status, and shutdown by signals.
 
-mod common;
+use harness as common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -4,7 +4,7 @@
 //! invalid JSON never blocks the stream; a tiny write queue makes the node answer 429 and only
 //! the throttled items are retried.
 
-mod common;
+use harness as common;
 
 use std::time::Duration;
 

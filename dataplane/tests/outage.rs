@@ -1,7 +1,7 @@
 //! A destination outage under load: the log fills, producers get 503 "Slow down.", the process is
 //! not ready; when the store returns, everything acknowledged arrives.
 
-mod common;
+use harness as common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! independent reader (pyarrow) opens with the declared schema and the exact values; OpenX
 //! SerDe options apply; records that do not fit go to `format-conversion-failed`.
 
-mod common;
+use harness as common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! loads; a missing table fails every record after the retry duration; a crash of PostgreSQL in
 //! the middle of loading loses nothing.
 
-mod common;
+use harness as common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! Decompression + CloudWatchLogProcessing; JSON de-aggregation. Failures land in the
 //! `processing-failed` / `decompression-failed` error output with Firehose's JSON.
 
-mod common;
+use harness as common;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -4,7 +4,7 @@
 //! its manifest under `manifests/`, the COPY retried for the retry duration, then the
 //! skipped-objects manifest under `errors/`. The COPY text itself is unit-tested.
 
-mod common;
+use harness as common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Delivery to a real S3-compatible server (moto) and to the local directory: objects read back,
 //! decompressed and compared; names, prefixes and Content-Encoding checked.
 
-mod common;
+use harness as common;
 
 use std::path::Path;
 use std::time::Duration;

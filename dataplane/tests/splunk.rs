@@ -3,7 +3,7 @@
 //! awaited before a batch counts as delivered, invalid events and a wrong token ending in the
 //! `splunk-failed` error output with `EventId`, and AllEvents backup.
 
-mod common;
+use harness as common;
 
 use std::time::Duration;
 

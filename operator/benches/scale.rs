@@ -6,11 +6,6 @@
 //!   cargo bench -p operator --bench scale            # 1,000 streams
 //!   HYDRANT_SCALE_STREAMS=200 cargo bench -p operator --bench scale
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,8 +17,9 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use common::controlplane::ControlPlane;
 use crds::DeliveryStream;
+use harness::controlplane::ControlPlane;
+use harness::operator_env as support;
 
 const NS: &str = "scale";
 

@@ -167,17 +167,8 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     if stream.metadata.deletion_timestamp.is_some() {
         return finalize(stream, ctx, &streams).await;
     }
-    if !stream.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut finalizers = stream.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_owned());
-        streams
-            .patch(
-                name,
-                &PatchParams::default(),
-                &Patch::Merge(serde_json::json!({"metadata": {"finalizers": finalizers}})),
-            )
-            .await?;
-        ctx.metrics.writes.with_label_values(&["finalizer"]).inc();
+    if !has_finalizer(stream) {
+        set_finalizer(stream, ctx, &streams, name, true).await?;
         // The patch produces a watch event that reconciles again.
         return Ok(Action::await_change());
     }
@@ -407,7 +398,7 @@ async fn finalize(
     ctx: &Context,
     streams: &Api<DeliveryStream>,
 ) -> Result<Action, Error> {
-    if !stream.finalizers().iter().any(|f| f == FINALIZER) {
+    if !has_finalizer(stream) {
         return Ok(Action::await_change());
     }
     let ns = render::namespace(stream)?;
@@ -461,12 +452,28 @@ async fn finalize(
         tracing::info!(stream = %key(stream), pods = remaining, "waiting for pods to drain");
         return Ok(Action::requeue(Duration::from_secs(2)));
     }
-    let finalizers: Vec<String> = stream
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
+    set_finalizer(stream, ctx, streams, name, false).await?;
+    Ok(Action::await_change())
+}
+
+fn has_finalizer(stream: &DeliveryStream) -> bool {
+    stream.finalizers().iter().any(|f| f == FINALIZER)
+}
+
+/// Adds (`present`) or removes this operator's finalizer, keeping every other one in the order
+/// read, and counts the write.
+///
+/// A merge patch replaces the whole `metadata.finalizers` list, so the new list is computed from
+/// `stream` as read. The patch carries no resourceVersion: a finalizer another controller added
+/// after that read would be dropped.
+async fn set_finalizer(
+    stream: &DeliveryStream,
+    ctx: &Context,
+    streams: &Api<DeliveryStream>,
+    name: &str,
+    present: bool,
+) -> Result<(), Error> {
+    let finalizers = finalizers_with(stream, present);
     streams
         .patch(
             name,
@@ -475,7 +482,21 @@ async fn finalize(
         )
         .await?;
     ctx.metrics.writes.with_label_values(&["finalizer"]).inc();
-    Ok(Action::await_change())
+    Ok(())
+}
+
+/// The stream's finalizers with ours appended (`present`) or left out.
+fn finalizers_with(stream: &DeliveryStream, present: bool) -> Vec<String> {
+    let mut finalizers: Vec<String> = stream
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    if present {
+        finalizers.push(FINALIZER.to_owned());
+    }
+    finalizers
 }
 
 /// Runs the controller for one namespace (or all, with `None`) until `shutdown` resolves.
@@ -562,4 +583,19 @@ pub async fn run(
         .for_each(|_| futures::future::ready(()))
         .await;
     gauges.abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_finalizer_list_keeps_the_others_in_order() {
+        let mut stream = crate::render::tests::stream("  destination:\n    local: {}\n");
+        stream.metadata.finalizers = Some(vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(finalizers_with(&stream, true), ["a", "b", FINALIZER]);
+        stream.metadata.finalizers =
+            Some(vec!["a".to_owned(), FINALIZER.to_owned(), "b".to_owned()]);
+        assert_eq!(finalizers_with(&stream, false), ["a", "b"]);
+    }
 }

@@ -1,12 +1,11 @@
-//! The test control plane itself: a real etcd + kube-apiserver (see common/controlplane.rs),
-//! the admin client, ServiceAccount tokens, kube-controller-manager and helm.
-
-mod common;
+//! The test control plane itself: a real etcd + kube-apiserver (see
+//! tests/harness/src/controlplane.rs), the admin client, ServiceAccount tokens,
+//! kube-controller-manager and helm.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::controlplane::ControlPlane;
+use harness::controlplane::ControlPlane;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};

@@ -2,11 +2,6 @@
 //! chart installed with real helm, the operator running with the chart's ServiceAccount, and the
 //! data plane started from exactly what the operator rendered.
 
-mod common;
-
-#[path = "support/mod.rs"]
-mod support;
-
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -16,8 +11,9 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use common::controlplane::ControlPlane;
 use crds::DeliveryStream;
+use harness::controlplane::ControlPlane;
+use harness::operator_env as support;
 use support::{
     Operator, delivered_keys, eventually, install_chart, operator_kubeconfig, start_rendered_pod,
 };

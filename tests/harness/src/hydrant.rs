@@ -1,30 +1,13 @@
-//! Test harness: starts the real `hydrant` binary and real servers on 127.0.0.1, and reads back
-//! what was delivered.
-#![allow(dead_code)]
+//! The data plane under test: a running `hydrant run` process, the manifests the tests give it,
+//! and reading its metrics.
 
-pub mod moto;
-pub mod objects;
-pub mod opensearch;
-pub mod postgres;
-pub mod proxy;
-pub mod sinks;
-pub mod splunk;
-pub mod tls;
-
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use crate::{bin_path, free_port};
 
 /// A running `hydrant run` process.
 pub struct Hydrant {
@@ -69,7 +52,7 @@ impl Hydrant {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_hydrant"))
+        let child = Command::new(bin_path("hydrant"))
             .arg("run")
             .arg("-f")
             .arg(&self.manifest)

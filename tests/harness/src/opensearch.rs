@@ -19,7 +19,7 @@ fn launcher_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("HYDRANT_TEST_OPENSEARCH") {
         return PathBuf::from(dir);
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/opensearch/build.sh");
+    let script = crate::workspace_root().join("tests/opensearch/build.sh");
     let out = Command::new("bash")
         .arg(&script)
         .stderr(Stdio::inherit())

@@ -10,8 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::moto::Moto;
-use super::objects;
+use crate::moto::Moto;
+use crate::objects;
 
 /// Writes the `s3-writer` Secret (any keys work with moto) under `<dir>/secrets`.
 pub fn write_s3_secret(dir: &Path) {

@@ -20,7 +20,7 @@ fn binary() -> PathBuf {
     if let Ok(bin) = std::env::var("HYDRANT_TEST_SPLUNK_HEC") {
         return PathBuf::from(bin);
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/splunk-hec/build.sh");
+    let script = crate::workspace_root().join("tests/splunk-hec/build.sh");
     let out = Command::new("bash")
         .arg(&script)
         .stderr(Stdio::inherit())
@@ -40,9 +40,8 @@ fn binary() -> PathBuf {
 impl SplunkHec {
     pub async fn start(token: &str) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
-        let config = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/splunk-hec/config.example.yaml");
-        let port = super::free_port();
+        let config = crate::workspace_root().join("tests/splunk-hec/config.example.yaml");
+        let port = crate::free_port();
         let out = dir.path().join("received.jsonl");
         let child = Command::new(binary())
             .arg("--config")

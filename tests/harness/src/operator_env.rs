@@ -1,13 +1,9 @@
-//! Support for the end-to-end tests: the operator process, the chart, tokens, and a kubelet
-//! stand-in that runs the data plane from what the operator rendered.
-#![allow(dead_code)]
-
-#[path = "../../../dataplane/tests/common/moto.rs"]
-pub mod moto;
+//! The operator's test environment, for the end-to-end tests and the scale benchmark: the
+//! operator process, the chart, tokens, and a kubelet stand-in that runs the data plane from what
+//! the operator rendered.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,14 +17,10 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 use serde_json::json;
 
-use super::common::controlplane::ControlPlane;
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use crate::controlplane::ControlPlane;
+use crate::{bin_path, workspace_root};
+// Re-exported so the operator's tests reach everything they use from one module.
+pub use crate::{free_port, moto};
 
 /// Polls `f` until it returns Some, or panics after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
@@ -46,16 +38,12 @@ where
     }
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// `helm install` of the chart; returns the operator's ServiceAccount name once the CRD is
 /// established.
 pub async fn install_chart(cp: &ControlPlane, namespace: &str) -> String {
     let out = Command::new(cp.bin("helm"))
         .args(["install", "hydrant"])
-        .arg(repo_root().join("charts/hydrant"))
+        .arg(workspace_root().join("charts/hydrant"))
         .args([
             "--namespace",
             namespace,
@@ -147,7 +135,7 @@ impl Operator {
         let log =
             std::env::temp_dir().join(format!("hydrant-e2e-{identity}-{}.log", std::process::id()));
         let file = std::fs::File::create(&log).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_hydrant-operator"))
+        let child = Command::new(bin_path("hydrant-operator"))
             .arg("run")
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAMESPACE", namespace)
@@ -362,17 +350,7 @@ pub async fn start_rendered_pod(
         .iter()
         .map(|a| remap(a))
         .collect();
-    let binary = std::env::current_exe()
-        .expect("test exe")
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join("hydrant");
-    assert!(
-        binary.exists(),
-        "{} not built (cargo test --workspace builds it)",
-        binary.display()
-    );
+    let binary = bin_path("hydrant");
     let log = root.path().join("hydrant.log");
     let child = Command::new(&binary)
         .args(&args)

@@ -16,7 +16,7 @@ impl Proxy {
     /// Forwards 127.0.0.1:<port> to `target`. While down, connections are refused at once (the
     /// listener is closed) and open ones are dropped.
     pub async fn start(target: u16) -> Self {
-        let port = super::free_port();
+        let port = crate::free_port();
         let up = Arc::new(AtomicBool::new(true));
         let cut = Arc::new(Notify::new());
         let (u, c) = (up.clone(), cut.clone());

@@ -9,7 +9,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{Attribute, ObjectStore, ObjectStoreExt};
 
-use super::free_port;
+use crate::free_port;
 
 pub struct Moto {
     child: Child,

@@ -117,7 +117,7 @@ impl Postgres {
         }
         let mut pg = Self {
             child: None,
-            port: super::free_port(),
+            port: crate::free_port(),
             dir,
             bin,
             tls: certs.is_some(),
@@ -221,7 +221,7 @@ impl Postgres {
 
     /// Secret files for a stream: `<dir>/secrets/<name>/{host,port,dbname,user}`.
     pub fn write_secret(&self, dir: &std::path::Path, name: &str, db: &str) {
-        super::sinks::write_secret(
+        crate::sinks::write_secret(
             dir,
             name,
             &[

@@ -296,9 +296,7 @@ impl ControlPlane {
             .map_err(|e| format!("admin client: {e:#}"))?;
 
         let readyz = || async {
-            let req = warp::http::Request::get("/readyz")
-                .body(Vec::new())
-                .unwrap();
+            let req = http::Request::get("/readyz").body(Vec::new()).unwrap();
             client
                 .request_text(req)
                 .await
@@ -308,7 +306,7 @@ impl ControlPlane {
         // The `default` namespace is created by a bootstrap controller shortly after
         // the server reports ready; tests expect it.
         let default_ns = || async {
-            let req = warp::http::Request::get("/api/v1/namespaces/default")
+            let req = http::Request::get("/api/v1/namespaces/default")
                 .body(Vec::new())
                 .unwrap();
             client.request_text(req).await.is_ok()
@@ -414,7 +412,7 @@ fn tools_dir() -> PathBuf {
             if let Some(dir) = std::env::var_os("HYDRANT_K8S_TOOLS").filter(|d| !d.is_empty()) {
                 return PathBuf::from(dir);
             }
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/k8s-tools/build.sh");
+            let script = crate::workspace_root().join("tests/k8s-tools/build.sh");
             // The build's progress goes to stderr, visible while the test waits.
             let out = Command::new("bash")
                 .arg(&script)

@@ -1,0 +1,102 @@
+//! Hydrant's test harness, one library for the integration tests and benchmarks of the data
+//! plane and the operator: it starts the real `hydrant` and `hydrant-operator` binaries and real
+//! servers on 127.0.0.1, and reads back what was delivered.
+//!
+//! - the data plane: [`Hydrant`] (a running `hydrant run`), manifests and metrics at the root;
+//! - destination servers: [`moto`] (S3), [`opensearch`], [`postgres`], [`splunk`] (HEC), a TLS
+//!   receiver in [`tls`], a cuttable TCP [`proxy`]; [`sinks`] and [`objects`] put records and
+//!   read back what arrived;
+//! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
+//!   operator process, and a kubelet stand-in running what the operator rendered).
+//!
+//! Being a library rather than files each test includes, it is compiled once, and it cannot use
+//! what cargo gives only to a test target: see [`bin_path`] and [`workspace_root`].
+
+pub mod controlplane;
+mod hydrant;
+pub mod moto;
+pub mod objects;
+pub mod opensearch;
+pub mod operator_env;
+pub mod postgres;
+pub mod proxy;
+pub mod sinks;
+pub mod splunk;
+pub mod tls;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+pub use hydrant::{Hydrant, firehose_client, local_manifest, metric_value, stream_manifest};
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The executable of the workspace binary `name` (`hydrant`, `hydrant-operator`).
+///
+/// `env!("CARGO_BIN_EXE_<name>")` does not work here: cargo defines it only when compiling an
+/// integration test or benchmark of the package that owns the binary, never for a library. So
+/// the path is found at run time, in this order:
+///
+/// 1. `CARGO_BIN_EXE_<name>` in the environment: cargo sets it when it runs the owning package's
+///    tests and benchmarks, with the path the macro would have given;
+/// 2. beside the running test: cargo puts test and benchmark executables in
+///    `<target>/<profile>/deps/` and binaries in `<target>/<profile>/`. This finds a binary of
+///    another package (the operator's tests run `hydrant`) built by the same cargo command in the
+///    same profile, and works when a test executable is run by hand.
+///
+/// Panics when neither names an existing file.
+pub fn bin_path(name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(format!("CARGO_BIN_EXE_{name}")) {
+        return PathBuf::from(path);
+    }
+    let beside_test = std::env::current_exe()
+        .expect("test exe")
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        beside_test.exists(),
+        "{} not built (cargo test --workspace builds it)",
+        beside_test.display()
+    );
+    beside_test
+}
+
+/// The workspace root, for the scripts and files the helpers use (`tests/opensearch/build.sh`,
+/// `charts/hydrant`, ...).
+///
+/// `env!("CARGO_MANIFEST_DIR")` is this crate's directory, `tests/harness`, whichever test calls
+/// in: the root is two levels up.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/harness lies two levels below the workspace root")
+        .to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_root_holds_the_build_scripts() {
+        let root = workspace_root();
+        for file in [
+            "Cargo.toml",
+            "tests/opensearch/build.sh",
+            "tests/splunk-hec/build.sh",
+            "tests/k8s-tools/build.sh",
+            "charts/hydrant/Chart.yaml",
+        ] {
+            assert!(root.join(file).is_file(), "{} missing", file);
+        }
+    }
+}
