@@ -197,52 +197,8 @@ impl ControlPlane {
         root: &Path,
         procs: &mut Vec<Proc>,
     ) -> Result<Started, String> {
-        // etcd
-        let client_port = free_port();
-        let peer_port = free_port();
-        let etcd_endpoint = format!("http://127.0.0.1:{client_port}");
-        let peer_url = format!("http://127.0.0.1:{peer_port}");
-        procs.push(Proc::spawn(
-            "etcd",
-            &tools.join("etcd"),
-            &[
-                "--name=hydrant-test".into(),
-                format!("--data-dir={}", root.join("etcd").display()),
-                format!("--listen-client-urls={etcd_endpoint}"),
-                format!("--advertise-client-urls={etcd_endpoint}"),
-                format!("--listen-peer-urls={peer_url}"),
-                format!("--initial-advertise-peer-urls={peer_url}"),
-                format!("--initial-cluster=hydrant-test={peer_url}"),
-                "--initial-cluster-state=new".into(),
-                "--unsafe-no-fsync=true".into(),
-            ],
-            &root.join("etcd.log"),
-        ));
-        wait_for(&mut procs[0], "etcd /health", ETCD_TIMEOUT, || async {
-            http_get_plain(client_port, "/health")
-                .await
-                .is_some_and(|body| body.contains("\"health\":\"true\""))
-        })
-        .await?;
-
-        // Credentials: a ServiceAccount signing key and the admin's static token.
-        let service_account_key = root.join("sa.key");
-        run_checked(
-            Command::new("openssl")
-                .arg("genrsa")
-                .arg("-out")
-                .arg(&service_account_key)
-                .arg("2048"),
-        )?;
-        let admin_token = random_token();
-        let token_file = root.join("tokens.csv");
-        std::fs::write(
-            &token_file,
-            format!("{admin_token},admin,admin,\"system:masters\"\n"),
-        )
-        .map_err(|e| format!("write {}: {e}", token_file.display()))?;
-
-        // kube-apiserver
+        let etcd_endpoint = Self::start_etcd(tools, root, procs).await?;
+        let (service_account_key, admin_token, token_file) = Self::admin_credentials(root)?;
         let port = free_port();
         let server = format!("https://127.0.0.1:{port}");
         let cert_dir = root.join("apiserver-certs");
@@ -273,12 +229,94 @@ impl ControlPlane {
             &root.join("kube-apiserver.log"),
         ));
         let apiserver = procs.len() - 1;
+        let (kubeconfig, ca_file) = Self::wait_for_apiserver(
+            &mut procs[apiserver],
+            root,
+            &cert_dir,
+            &server,
+            &admin_token,
+        )
+        .await?;
+        Ok(Started {
+            kubeconfig,
+            server,
+            etcd_endpoint,
+            ca_file,
+            service_account_key,
+            admin_token,
+        })
+    }
 
+    /// Starts etcd on free loopback ports and waits for it to be healthy; returns its client URL.
+    async fn start_etcd(
+        tools: &Path,
+        root: &Path,
+        procs: &mut Vec<Proc>,
+    ) -> Result<String, String> {
+        let client_port = free_port();
+        let peer_port = free_port();
+        let etcd_endpoint = format!("http://127.0.0.1:{client_port}");
+        let peer_url = format!("http://127.0.0.1:{peer_port}");
+        procs.push(Proc::spawn(
+            "etcd",
+            &tools.join("etcd"),
+            &[
+                "--name=hydrant-test".into(),
+                format!("--data-dir={}", root.join("etcd").display()),
+                format!("--listen-client-urls={etcd_endpoint}"),
+                format!("--advertise-client-urls={etcd_endpoint}"),
+                format!("--listen-peer-urls={peer_url}"),
+                format!("--initial-advertise-peer-urls={peer_url}"),
+                format!("--initial-cluster=hydrant-test={peer_url}"),
+                "--initial-cluster-state=new".into(),
+                "--unsafe-no-fsync=true".into(),
+            ],
+            &root.join("etcd.log"),
+        ));
+        let etcd = procs.len() - 1;
+        wait_for(&mut procs[etcd], "etcd /health", ETCD_TIMEOUT, || async {
+            http_get_plain(client_port, "/health")
+                .await
+                .is_some_and(|body| body.contains("\"health\":\"true\""))
+        })
+        .await?;
+        Ok(etcd_endpoint)
+    }
+
+    /// A ServiceAccount signing key and the admin's static token (and the token file).
+    fn admin_credentials(root: &Path) -> Result<(PathBuf, String, PathBuf), String> {
+        let service_account_key = root.join("sa.key");
+        run_checked(
+            Command::new("openssl")
+                .arg("genrsa")
+                .arg("-out")
+                .arg(&service_account_key)
+                .arg("2048"),
+        )?;
+        let admin_token = random_token();
+        let token_file = root.join("tokens.csv");
+        std::fs::write(
+            &token_file,
+            format!("{admin_token},admin,admin,\"system:masters\"\n"),
+        )
+        .map_err(|e| format!("write {}: {e}", token_file.display()))?;
+        Ok((service_account_key, admin_token, token_file))
+    }
+
+    /// Waits for the API server's serving certificate, writes the admin kubeconfig trusting
+    /// it, and waits for `/readyz` and the `default` namespace; returns the kubeconfig and CA.
+    async fn wait_for_apiserver(
+        apiserver: &mut Proc,
+        root: &Path,
+        cert_dir: &Path,
+        server: &str,
+        admin_token: &str,
+    ) -> Result<(PathBuf, PathBuf), String> {
         // The API server writes its self-signed serving certificate (leaf + CA) before it
         // starts serving; the kubeconfig trusts that CA.
         let serving_cert = cert_dir.join("apiserver.crt");
         wait_for(
-            &mut procs[apiserver],
+            apiserver,
             "serving certificate",
             APISERVER_TIMEOUT,
             || async { serving_cert.exists() },
@@ -290,11 +328,10 @@ impl ControlPlane {
         std::fs::write(&ca_file, last_pem_certificate(&pem))
             .map_err(|e| format!("write {}: {e}", ca_file.display()))?;
         let kubeconfig = root.join("kubeconfig.yaml");
-        write_kubeconfig(&kubeconfig, &server, &ca_file, "admin", &admin_token);
+        write_kubeconfig(&kubeconfig, server, &ca_file, "admin", admin_token);
         let client = client_from_kubeconfig(&kubeconfig)
             .await
             .map_err(|e| format!("admin client: {e:#}"))?;
-
         let readyz = || async {
             let req = http::Request::get("/readyz").body(Vec::new()).unwrap();
             client
@@ -302,7 +339,7 @@ impl ControlPlane {
                 .await
                 .is_ok_and(|t| t.trim() == "ok")
         };
-        wait_for(&mut procs[apiserver], "/readyz", APISERVER_TIMEOUT, readyz).await?;
+        wait_for(apiserver, "/readyz", APISERVER_TIMEOUT, readyz).await?;
         // The `default` namespace is created by a bootstrap controller shortly after
         // the server reports ready; tests expect it.
         let default_ns = || async {
@@ -312,21 +349,13 @@ impl ControlPlane {
             client.request_text(req).await.is_ok()
         };
         wait_for(
-            &mut procs[apiserver],
+            apiserver,
             "namespace default",
             APISERVER_TIMEOUT,
             default_ns,
         )
         .await?;
-
-        Ok(Started {
-            kubeconfig,
-            server,
-            etcd_endpoint,
-            ca_file,
-            service_account_key,
-            admin_token,
-        })
+        Ok((kubeconfig, ca_file))
     }
 }
 

@@ -256,8 +256,6 @@ pub async fn start_rendered_pod(
     metrics_port: u16,
 ) -> RunningPod {
     let deployments: Api<Deployment> = Api::namespaced(admin.clone(), namespace);
-    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), namespace);
-    let secrets: Api<Secret> = Api::namespaced(admin.clone(), namespace);
     let pod = deployments
         .get(name)
         .await
@@ -269,37 +267,7 @@ pub async fn start_rendered_pod(
         .expect("pod spec");
     let container = &pod.containers[0];
     let root = tempfile::tempdir().expect("root");
-    let mut mounts: Vec<(String, PathBuf)> = Vec::new();
-    for m in container.volume_mounts.clone().unwrap_or_default() {
-        let dir = root.path().join(m.mount_path.trim_start_matches('/'));
-        std::fs::create_dir_all(&dir).expect("mount dir");
-        let volume = pod
-            .volumes
-            .as_ref()
-            .and_then(|v| v.iter().find(|v| v.name == m.name))
-            .expect("volume");
-        if let Some(cm) = &volume.config_map {
-            let data = config_maps
-                .get(&cm.name)
-                .await
-                .expect("configmap")
-                .data
-                .unwrap_or_default();
-            for (k, v) in data {
-                std::fs::write(dir.join(k), v).expect("config file");
-            }
-        }
-        if let Some(s) = &volume.secret {
-            let secret = secrets
-                .get(s.secret_name.as_deref().expect("secret name"))
-                .await
-                .expect("secret");
-            for (k, v) in secret.data.unwrap_or_default() {
-                std::fs::write(dir.join(k), v.0).expect("secret file");
-            }
-        }
-        mounts.push((m.mount_path.clone(), dir));
-    }
+    let mounts = materialise_mounts(admin, namespace, &pod, root.path()).await;
     let remap = |value: &str| -> String {
         for (mount, dir) in &mounts {
             if let Some(rest) = value.strip_prefix(mount.as_str()) {
@@ -316,23 +284,7 @@ pub async fn start_rendered_pod(
         }
         value.to_owned()
     };
-    let mut env: BTreeMap<String, String> = BTreeMap::new();
-    for e in container.env.clone().unwrap_or_default() {
-        let value = if let Some(v) = e.value {
-            remap(&v)
-        } else if let Some(r) = e.value_from.and_then(|f| f.secret_key_ref) {
-            let secret = secrets.get(&r.name).await.expect("secret");
-            let bytes = secret
-                .data
-                .unwrap_or_default()
-                .remove(&r.key)
-                .expect("secret key");
-            String::from_utf8(bytes.0).expect("utf8")
-        } else {
-            continue;
-        };
-        env.insert(e.name, value);
-    }
+    let mut env = container_env(admin, namespace, container, &remap).await;
     let ingest_port = free_port();
     env.insert(
         "HYDRANT_INGEST_ADDR".into(),
@@ -368,28 +320,101 @@ pub async fn start_rendered_pod(
         log,
         _root: root,
     };
-    let client = reqwest::Client::new();
-    let ready = async {
-        for _ in 0..150 {
-            if let Ok(r) = client
-                .get(format!("http://127.0.0.1:{metrics_port}/readyz"))
-                .send()
-                .await
-                && r.status().is_success()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        false
-    }
-    .await;
     assert!(
-        ready,
+        wait_ready(metrics_port).await,
         "the rendered pod did not become ready:\n{}",
         running.log()
     );
     running
+}
+
+/// Writes each volume the container mounts (ConfigMaps and Secrets) under `root`; returns
+/// every mount path with the directory standing for it.
+async fn materialise_mounts(
+    admin: &kube::Client,
+    namespace: &str,
+    pod: &k8s_openapi::api::core::v1::PodSpec,
+    root: &Path,
+) -> Vec<(String, PathBuf)> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(admin.clone(), namespace);
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), namespace);
+    let mut mounts = Vec::new();
+    for m in pod.containers[0].volume_mounts.clone().unwrap_or_default() {
+        let dir = root.join(m.mount_path.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).expect("mount dir");
+        let volume = pod
+            .volumes
+            .as_ref()
+            .and_then(|v| v.iter().find(|v| v.name == m.name))
+            .expect("volume");
+        if let Some(cm) = &volume.config_map {
+            let data = config_maps
+                .get(&cm.name)
+                .await
+                .expect("configmap")
+                .data
+                .unwrap_or_default();
+            for (k, v) in data {
+                std::fs::write(dir.join(k), v).expect("config file");
+            }
+        }
+        if let Some(s) = &volume.secret {
+            let secret = secrets
+                .get(s.secret_name.as_deref().expect("secret name"))
+                .await
+                .expect("secret");
+            for (k, v) in secret.data.unwrap_or_default() {
+                std::fs::write(dir.join(k), v.0).expect("secret file");
+            }
+        }
+        mounts.push((m.mount_path.clone(), dir));
+    }
+    mounts
+}
+
+/// The container's environment: plain values (paths remapped) and `secretKeyRef`s resolved.
+async fn container_env(
+    admin: &kube::Client,
+    namespace: &str,
+    container: &k8s_openapi::api::core::v1::Container,
+    remap: &impl Fn(&str) -> String,
+) -> BTreeMap<String, String> {
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), namespace);
+    let mut env = BTreeMap::new();
+    for e in container.env.clone().unwrap_or_default() {
+        let value = if let Some(v) = e.value {
+            remap(&v)
+        } else if let Some(r) = e.value_from.and_then(|f| f.secret_key_ref) {
+            let secret = secrets.get(&r.name).await.expect("secret");
+            let bytes = secret
+                .data
+                .unwrap_or_default()
+                .remove(&r.key)
+                .expect("secret key");
+            String::from_utf8(bytes.0).expect("utf8")
+        } else {
+            continue;
+        };
+        env.insert(e.name, value);
+    }
+    env
+}
+
+/// Polls `/readyz` for up to 15 s.
+async fn wait_ready(metrics_port: u16) -> bool {
+    let client = reqwest::Client::new();
+    for _ in 0..150 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{metrics_port}/readyz"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 impl RunningPod {
@@ -492,7 +517,7 @@ pub async fn delivered_keys(
 async fn bucket_of(admin: &kube::Client, namespace: &str, name: &str) -> String {
     let api: Api<crds::DeliveryStream> = Api::namespaced(admin.clone(), namespace);
     match api.get(name).await.expect("stream").spec.destination {
-        crds::Destination::S3(s3) => s3.bucket,
+        crds::Destination::S3(s3) => s3.location.bucket,
         other => panic!("s3 expected, found {}", other.kind()),
     }
 }
