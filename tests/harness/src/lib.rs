@@ -4,8 +4,9 @@
 //!
 //! - the data plane: [`Hydrant`] (a running `hydrant run`), manifests and metrics at the root;
 //! - destination servers: [`moto`] (S3), [`opensearch`], [`postgres`], [`splunk`] (HEC), a TLS
-//!   receiver in [`tls`], a cuttable TCP [`proxy`]; [`sinks`] and [`objects`] put records and
-//!   read back what arrived;
+//!   receiver in [`tls`], a cuttable TCP [`proxy`], a Lambda-compatible [`transformation`]
+//!   service; [`sinks`] and [`objects`] put records and read back what arrived, [`processing`]
+//!   builds the processing tests' streams;
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, and a kubelet stand-in running what the operator rendered).
 //!
@@ -19,10 +20,12 @@ pub mod objects;
 pub mod opensearch;
 pub mod operator_env;
 pub mod postgres;
+pub mod processing;
 pub mod proxy;
 pub mod sinks;
 pub mod splunk;
 pub mod tls;
+pub mod transformation;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
