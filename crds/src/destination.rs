@@ -107,11 +107,11 @@ impl Destination {
         let mut out: Vec<&str> = Vec::new();
         match self {
             Destination::S3(s3) => {
-                out.extend(s3.credentials_secret.as_deref());
+                out.extend(s3.location.credentials_secret.as_deref());
                 out.extend(
                     s3.s3_backup_configuration
                         .as_ref()
-                        .and_then(|b| b.credentials_secret.as_deref()),
+                        .and_then(|b| b.location.credentials_secret.as_deref()),
                 );
             }
             Destination::Local(_) => {}
@@ -131,7 +131,7 @@ impl Destination {
             Destination::Postgresql(d) => out.push(&d.connection_secret),
         }
         if let Some(s3) = self.s3_configuration() {
-            out.extend(s3.credentials_secret.as_deref());
+            out.extend(s3.location.credentials_secret.as_deref());
         }
         out.extend(
             self.processing()
@@ -148,10 +148,11 @@ fn tls_secret(tls: &Option<TlsOptions>) -> Option<&str> {
     tls.as_ref().and_then(|t| t.ca_secret.as_deref())
 }
 
-/// An S3-compatible bucket.
+/// A bucket of an S3-compatible store, and how to reach it: the part every S3 setting shares
+/// (the S3 destination, `s3Configuration`, `s3BackupConfiguration`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct S3Destination {
+pub struct S3Bucket {
     /// Bucket name.
     #[schemars(length(min = 3, max = 63))]
     pub bucket: String,
@@ -173,6 +174,14 @@ pub struct S3Destination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub credentials_secret: Option<String>,
+}
+
+/// An S3-compatible bucket.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Destination {
+    #[serde(flatten)]
+    pub location: S3Bucket,
     #[serde(flatten)]
     pub delivery: ObjectDelivery,
     /// `Enabled`: the untransformed source records are also written to `s3BackupConfiguration`
@@ -200,20 +209,8 @@ pub enum SourceBackupMode {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupBucket {
-    #[schemars(length(min = 3, max = 63))]
-    pub bucket: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 2048))]
-    pub endpoint: Option<String>,
-    #[serde(default = "default_region")]
-    #[schemars(length(min = 1, max = 64))]
-    pub region: String,
-    #[serde(default)]
-    pub force_path_style: bool,
-    /// Secret with keys `accessKeyId` and `secretAccessKey`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
-    pub credentials_secret: Option<String>,
+    #[serde(flatten)]
+    pub location: S3Bucket,
     /// Key prefix of backup objects (same expressions and default time as `prefix`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
@@ -230,11 +227,7 @@ impl BackupBucket {
     /// The bucket as an S3 destination (for the object writer).
     pub fn as_s3(&self) -> S3Destination {
         S3Destination {
-            bucket: self.bucket.clone(),
-            endpoint: self.endpoint.clone(),
-            region: self.region.clone(),
-            force_path_style: self.force_path_style,
-            credentials_secret: self.credentials_secret.clone(),
+            location: self.location.clone(),
             delivery: ObjectDelivery {
                 prefix: self.prefix.clone(),
                 compression_format: self.compression_format,

@@ -37,7 +37,7 @@ pub use conversion::{
 pub use database::{CopyCommand, PostgresqlDestination, RecordFormat, RedshiftDestination};
 pub use destination::{
     BackupBucket, CompressionFormat, Destination, DynamicPartitioningConfiguration,
-    LocalDestination, ObjectDelivery, S3Destination, SourceBackupMode,
+    LocalDestination, ObjectDelivery, S3Bucket, S3Destination, SourceBackupMode,
 };
 pub use hive_type::HiveType;
 pub use http_endpoint::{

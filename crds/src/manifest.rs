@@ -41,7 +41,7 @@ mod tests {
         let Destination::S3(s3) = &s.spec.destination else {
             panic!("expected s3")
         };
-        assert_eq!(s3.region, "us-east-1");
+        assert_eq!(s3.location.region, "us-east-1");
         assert_eq!(s3.delivery.buffering_hints.size_in_mbs, 5);
         assert_eq!(s3.delivery.buffering_hints.interval_in_seconds, 300);
         assert_eq!(

@@ -37,16 +37,16 @@ pub(super) fn validate_destination(d: &Destination, fail: &mut impl FnMut(&str, 
 
 /// An S3 destination, or the `s3Configuration` (failed records, backups) of the others.
 fn validate_s3(base: &str, s3: &S3Destination, fail: &mut impl FnMut(&str, String)) {
-    if !valid_bucket(&s3.bucket) {
+    if !valid_bucket(&s3.location.bucket) {
         fail(
             &format!("{base}.bucket"),
             format!(
                 "`{}` is not a valid bucket name: 3-63 characters of [a-z0-9.-], starting and ending with a letter or digit",
-                s3.bucket
+                s3.location.bucket
             ),
         );
     }
-    if let Some(endpoint) = &s3.endpoint {
+    if let Some(endpoint) = &s3.location.endpoint {
         check_url(&format!("{base}.endpoint"), endpoint, fail);
     }
     validate_delivery(base, &s3.delivery, fail);
@@ -57,10 +57,10 @@ fn validate_s3(base: &str, s3: &S3Destination, fail: &mut impl FnMut(&str, Strin
         ),
         (SourceBackupMode::Enabled, Some(backup)) => {
             let at = format!("{base}.s3BackupConfiguration");
-            if !valid_bucket(&backup.bucket) {
+            if !valid_bucket(&backup.location.bucket) {
                 fail(
                     &format!("{at}.bucket"),
-                    format!("`{}` is not a valid bucket name", backup.bucket),
+                    format!("`{}` is not a valid bucket name", backup.location.bucket),
                 );
             }
             if let Some(Err(e)) = backup.prefix.as_deref().map(PrefixTemplate::parse) {

@@ -105,15 +105,15 @@ impl ObjectWriter {
         let mut builder = AmazonS3Builder::from_env()
             .with_retry(retry)
             .with_client_options(client)
-            .with_bucket_name(&s3.bucket)
-            .with_region(&s3.region)
-            .with_virtual_hosted_style_request(!s3.force_path_style);
-        if let Some(endpoint) = &s3.endpoint {
+            .with_bucket_name(&s3.location.bucket)
+            .with_region(&s3.location.region)
+            .with_virtual_hosted_style_request(!s3.location.force_path_style);
+        if let Some(endpoint) = &s3.location.endpoint {
             builder = builder
                 .with_endpoint(endpoint)
                 .with_allow_http(endpoint.starts_with("http://"));
         }
-        if let Some(secret) = &s3.credentials_secret {
+        if let Some(secret) = &s3.location.credentials_secret {
             builder = builder
                 .with_access_key_id(secrets::read(secrets_dir, secret, "accessKeyId")?)
                 .with_secret_access_key(secrets::read(secrets_dir, secret, "secretAccessKey")?);

@@ -129,7 +129,7 @@ impl RedshiftDestination {
         let s3 = &spec.s3_configuration;
         Ok(Self {
             staging: ObjectWriter::s3(s3, stream, version_id, secrets_dir)?,
-            bucket: s3.bucket.clone(),
+            bucket: s3.location.bucket.clone(),
             prefix: s3.delivery.prefix.clone().unwrap_or_default(),
             target: PgTarget::new(config, secrets_dir, &spec.credentials_secret)?,
             copy: CopySql {

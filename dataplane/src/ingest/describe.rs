@@ -22,7 +22,7 @@ pub fn description(
         .unwrap_or(0.0);
     let destination = match &spec.destination {
         Destination::S3(s3) => {
-            let mut v = object_description(identity, &s3.bucket, &s3.delivery, true);
+            let mut v = object_description(identity, &s3.location.bucket, &s3.delivery, true);
             if let Some(b) = &s3.s3_backup_configuration
                 && s3.s3_backup_mode == crds::SourceBackupMode::Enabled
             {
@@ -31,7 +31,7 @@ pub fn description(
                 let ext = &mut v["ExtendedS3DestinationDescription"];
                 ext["S3BackupMode"] = json!("Enabled");
                 ext["S3BackupDescription"] =
-                    object_description(identity, &backup.bucket, &backup.delivery, false);
+                    object_description(identity, &backup.location.bucket, &backup.delivery, false);
             }
             v
         }
@@ -153,7 +153,7 @@ fn parameters(p: &crds::Processor) -> Vec<(&'static str, String)> {
 fn other_description(identity: &StreamIdentity, d: &Destination) -> Value {
     let s3 = d
         .s3_configuration()
-        .map(|s3| object_description(identity, &s3.bucket, &s3.delivery, false))
+        .map(|s3| object_description(identity, &s3.location.bucket, &s3.delivery, false))
         .unwrap_or(Value::Null);
     let Some(own) = own_fields(d) else {
         return json!({"DestinationId": DESTINATION_ID, "S3DestinationDescription": s3});

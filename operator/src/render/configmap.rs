@@ -22,7 +22,7 @@ pub fn pod_manifest(stream: &DeliveryStream) -> Result<DeliveryStream, RenderErr
     let mut spec = stream.spec.clone();
     spec.buffer.directory = WAL_DIR.to_owned();
     if let Destination::S3(s3) = &mut spec.destination {
-        s3.credentials_secret = None;
+        s3.location.credentials_secret = None;
     }
     let mut manifest = DeliveryStream::new(stream_name(stream)?, spec);
     manifest.metadata = ObjectMeta {

@@ -329,7 +329,7 @@ fn env_vars(stream: &DeliveryStream, inputs: &Inputs) -> Vec<EnvVar> {
         env("HYDRANT_SECRETS_DIR", SECRETS_DIR),
     ];
     if let Destination::S3(s3) = &stream.spec.destination
-        && let Some(secret) = &s3.credentials_secret
+        && let Some(secret) = &s3.location.credentials_secret
     {
         env_vars.push(secret_env("AWS_ACCESS_KEY_ID", secret, "accessKeyId"));
         env_vars.push(secret_env(

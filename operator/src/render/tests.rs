@@ -55,7 +55,7 @@ fn config_map_holds_the_spec_without_secrets() {
         panic!("s3")
     };
     assert_eq!(
-        s3.credentials_secret, None,
+        s3.location.credentials_secret, None,
         "credentials come from env, not the file"
     );
     assert!(!yaml.contains("AKID"));
@@ -315,7 +315,7 @@ fn destination_secrets_are_mounted_as_files_and_kept_in_the_config() {
     };
     assert_eq!(os.auth_secret.as_deref(), Some("os-writer"));
     assert_eq!(
-        os.s3_configuration.credentials_secret.as_deref(),
+        os.s3_configuration.location.credentials_secret.as_deref(),
         Some("shared"),
         "read from the mounted files"
     );
