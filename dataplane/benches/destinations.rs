@@ -99,6 +99,13 @@ async fn http_receiver(count: Arc<AtomicU64>) -> String {
     format!("http://{addr}/")
 }
 
+/// What every destination's run shares: the records, the hints, the error-output bucket.
+struct Bench {
+    all: Vec<Vec<u8>>,
+    hints: &'static str,
+    s3: String,
+}
+
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::var("BENCH_RECORDS")
@@ -107,111 +114,129 @@ async fn main() {
         .unwrap_or(200_000);
     let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |d: &str| only.as_deref().is_none_or(|o| o == d);
-    let all = records(n);
     let moto = Moto::start().await;
     moto.create_bucket("bench-errors").await;
-    let s3 = s3_configuration(&moto, "bench-errors", "");
-    let hints = "      bufferingHints: {sizeInMBs: 5, intervalInSeconds: 1}\n";
+    let bench = Bench {
+        all: records(n),
+        hints: "      bufferingHints: {sizeInMBs: 5, intervalInSeconds: 1}\n",
+        s3: s3_configuration(&moto, "bench-errors", ""),
+    };
     let mut rows = Vec::new();
-
     if wanted("http_endpoint") {
-        let count = Arc::new(AtomicU64::new(0));
-        let url = http_receiver(count.clone()).await;
-        let d = format!(
-            "    httpEndpoint:\n      endpointConfiguration: {{url: \"{url}\"}}\n{hints}{s3}"
-        );
-        let (row, _h, _t) = run(
-            "http_endpoint",
-            "in-process warp receiver (Firehose HTTP protocol)",
-            &d,
-            |_| {},
-            &all,
-        )
-        .await;
-        assert!(
-            count.load(Ordering::Relaxed) >= n as u64,
-            "receiver got every record"
-        );
-        rows.push(row);
+        rows.push(http_endpoint(&bench).await);
     }
     if wanted("opensearch") {
-        let os = OpenSearch::start(&[]).await;
-        let d = format!(
-            "    openSearch:\n      endpoint: {}\n      indexName: bench\n      indexRotationPeriod: NoRotation\n{hints}{s3}",
-            os.url
-        );
-        let (row, _h, _t) = run(
-            "opensearch",
-            "OpenSearch 2.19.6, 1 node, 512 MiB heap",
-            &d,
-            |_| {},
-            &all,
-        )
-        .await;
-        assert_eq!(os.count("bench").await, n as u64, "every document indexed");
-        rows.push(row);
+        rows.push(opensearch(&bench).await);
     }
     if wanted("splunk") {
-        let hec = SplunkHec::start("bench-token").await;
-        let d = format!(
-            "    splunk:\n      hecEndpoint: {}\n      hecEndpointType: Event\n      hecTokenSecret: hec\n{hints}{s3}",
-            hec.url()
-        );
-        let token = hec.token.clone();
-        let (row, _h, _t) = run(
-            "splunk",
-            "OTel Collector v0.158 splunkhec receiver, acks on, file exporter",
-            &d,
-            |dir| write_secret(dir, "hec", &[("token", &token)]),
-            &all,
-        )
-        .await;
-        assert_eq!(hec.events().len(), n, "every event received");
-        rows.push(row);
+        rows.push(splunk(&bench).await);
     }
     if wanted("postgresql") {
-        let pg = Postgres::start().await;
-        pg.client("postgres")
-            .await
-            .batch_execute(
-                "CREATE TABLE bench (event text, num bigint, status int, path text, agent text, bytes int)",
-            )
-            .await
-            .expect("table");
-        let d = format!(
-            "    postgresql:\n      connectionSecret: pg\n      table: bench\n      columns: [event, num, status, path, agent, bytes]\n{hints}{s3}"
-        );
-        let port = pg.port;
-        let (row, _h, _t) = run(
-            "postgresql",
-            "PostgreSQL 15 (Debian), default settings",
-            &d,
-            |dir| {
-                write_secret(
-                    dir,
-                    "pg",
-                    &[
-                        ("host", "127.0.0.1"),
-                        ("port", &port.to_string()),
-                        ("dbname", "postgres"),
-                        ("user", "postgres"),
-                    ],
-                )
-            },
-            &all,
-        )
-        .await;
-        let count: i64 = pg
-            .client("postgres")
-            .await
-            .query_one("SELECT count(DISTINCT num) FROM bench", &[])
-            .await
-            .expect("count")
-            .get(0);
-        assert_eq!(count, n as i64, "every row loaded");
-        rows.push(row);
+        rows.push(postgresql(&bench).await);
     }
+    print_table(rows);
+}
 
+async fn http_endpoint(b: &Bench) -> Row {
+    let (hints, s3, n) = (b.hints, &b.s3, b.all.len());
+    let count = Arc::new(AtomicU64::new(0));
+    let url = http_receiver(count.clone()).await;
+    let d =
+        format!("    httpEndpoint:\n      endpointConfiguration: {{url: \"{url}\"}}\n{hints}{s3}");
+    let (row, _h, _t) = run(
+        "http_endpoint",
+        "in-process warp receiver (Firehose HTTP protocol)",
+        &d,
+        |_| {},
+        &b.all,
+    )
+    .await;
+    assert!(
+        count.load(Ordering::Relaxed) >= n as u64,
+        "receiver got every record"
+    );
+    row
+}
+
+async fn opensearch(b: &Bench) -> Row {
+    let (hints, s3, n) = (b.hints, &b.s3, b.all.len());
+    let os = OpenSearch::start(&[]).await;
+    let d = format!(
+        "    openSearch:\n      endpoint: {}\n      indexName: bench\n      indexRotationPeriod: NoRotation\n{hints}{s3}",
+        os.url
+    );
+    let (row, _h, _t) = run(
+        "opensearch",
+        "OpenSearch 2.19.6, 1 node, 512 MiB heap",
+        &d,
+        |_| {},
+        &b.all,
+    )
+    .await;
+    assert_eq!(os.count("bench").await, n as u64, "every document indexed");
+    row
+}
+
+async fn splunk(b: &Bench) -> Row {
+    let (hints, s3, n) = (b.hints, &b.s3, b.all.len());
+    let hec = SplunkHec::start("bench-token").await;
+    let d = format!(
+        "    splunk:\n      hecEndpoint: {}\n      hecEndpointType: Event\n      hecTokenSecret: hec\n{hints}{s3}",
+        hec.url()
+    );
+    let token = hec.token.clone();
+    let (row, _h, _t) = run(
+        "splunk",
+        "OTel Collector v0.158 splunkhec receiver, acks on, file exporter",
+        &d,
+        |dir| write_secret(dir, "hec", &[("token", &token)]),
+        &b.all,
+    )
+    .await;
+    assert_eq!(hec.events().len(), n, "every event received");
+    row
+}
+
+async fn postgresql(b: &Bench) -> Row {
+    let (hints, s3, n) = (b.hints, &b.s3, b.all.len());
+    let pg = Postgres::start().await;
+    pg.client("postgres")
+        .await
+        .batch_execute(
+            "CREATE TABLE bench (event text, num bigint, status int, path text, agent text, bytes int)",
+        )
+        .await
+        .expect("table");
+    let d = format!(
+        "    postgresql:\n      connectionSecret: pg\n      table: bench\n      columns: [event, num, status, path, agent, bytes]\n{hints}{s3}"
+    );
+    let port = pg.port.to_string();
+    let secret = [
+        ("host", "127.0.0.1"),
+        ("port", port.as_str()),
+        ("dbname", "postgres"),
+        ("user", "postgres"),
+    ];
+    let (row, _h, _t) = run(
+        "postgresql",
+        "PostgreSQL 15 (Debian), default settings",
+        &d,
+        |dir| write_secret(dir, "pg", &secret),
+        &b.all,
+    )
+    .await;
+    let count: i64 = pg
+        .client("postgres")
+        .await
+        .query_one("SELECT count(DISTINCT num) FROM bench", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(count, n as i64, "every row loaded");
+    row
+}
+
+fn print_table(rows: Vec<Row>) {
     println!(
         "| Destination | Server | Records | Load time | Delivered (load + drain) | Records/s delivered | MiB/s delivered |"
     );

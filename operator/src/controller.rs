@@ -21,7 +21,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::config::{FIELD_MANAGER, FINALIZER, OperatorConfig};
+use crate::config::{FIELD_MANAGER, OperatorConfig};
+use crate::finalizer::{has_finalizer, set_finalizer};
 use crate::metrics::Metrics;
 use crate::render::{self, Inputs, labels};
 use crate::status::{self, Observed};
@@ -456,49 +457,6 @@ async fn finalize(
     Ok(Action::await_change())
 }
 
-fn has_finalizer(stream: &DeliveryStream) -> bool {
-    stream.finalizers().iter().any(|f| f == FINALIZER)
-}
-
-/// Adds (`present`) or removes this operator's finalizer, keeping every other one in the order
-/// read, and counts the write.
-///
-/// A merge patch replaces the whole `metadata.finalizers` list, so the new list is computed from
-/// `stream` as read. The patch carries no resourceVersion: a finalizer another controller added
-/// after that read would be dropped.
-async fn set_finalizer(
-    stream: &DeliveryStream,
-    ctx: &Context,
-    streams: &Api<DeliveryStream>,
-    name: &str,
-    present: bool,
-) -> Result<(), Error> {
-    let finalizers = finalizers_with(stream, present);
-    streams
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": finalizers}})),
-        )
-        .await?;
-    ctx.metrics.writes.with_label_values(&["finalizer"]).inc();
-    Ok(())
-}
-
-/// The stream's finalizers with ours appended (`present`) or left out.
-fn finalizers_with(stream: &DeliveryStream, present: bool) -> Vec<String> {
-    let mut finalizers: Vec<String> = stream
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    if present {
-        finalizers.push(FINALIZER.to_owned());
-    }
-    finalizers
-}
-
 /// Runs the controller for one namespace (or all, with `None`) until `shutdown` resolves.
 pub async fn run(
     ctx: Arc<Context>,
@@ -583,19 +541,4 @@ pub async fn run(
         .for_each(|_| futures::future::ready(()))
         .await;
     gauges.abort();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_finalizer_list_keeps_the_others_in_order() {
-        let mut stream = crate::render::tests::stream("  destination:\n    local: {}\n");
-        stream.metadata.finalizers = Some(vec!["a".to_owned(), "b".to_owned()]);
-        assert_eq!(finalizers_with(&stream, true), ["a", "b", FINALIZER]);
-        stream.metadata.finalizers =
-            Some(vec!["a".to_owned(), FINALIZER.to_owned(), "b".to_owned()]);
-        assert_eq!(finalizers_with(&stream, false), ["a", "b"]);
-    }
 }

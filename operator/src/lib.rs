@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod controller;
+pub mod finalizer;
 pub mod health;
 pub mod leader;
 pub mod metrics;
