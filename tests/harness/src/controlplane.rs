@@ -589,7 +589,7 @@ fn write_kubeconfig(path: &Path, server: &str, ca_file: &Path, user: &str, token
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
-async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<kube::Client> {
+pub(crate) async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<kube::Client> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let kubeconfig = Kubeconfig::read_from(path)?;
     let config =
