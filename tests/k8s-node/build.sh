@@ -4,8 +4,9 @@
 #   kubelet, kube-scheduler, kube-proxy, kubectl   k8s.io/kubernetes/cmd/...   (./kube)
 #   coredns                                        github.com/coredns/coredns  (./coredns; only
 #                                                  the plugins up.sh's Corefile uses)
-# into a cache directory outside the checkout, keyed by the versions pinned in the go.mod files:
-#   ${HYDRANT_CACHE:-$HOME/.cache/hydrant}/k8s-node-<k8s>-coredns<coredns>/bin/
+# into a cache directory outside the checkout, keyed by the versions pinned in the go.mod files
+# and a hash of the build inputs (this script, the go.mod/go.sum files, CoreDNS's plugin list):
+#   ${HYDRANT_CACHE:-$HOME/.cache/hydrant}/k8s-node-<k8s>-coredns<coredns>-<hash>/bin/
 # The control plane (etcd, kube-apiserver, kube-controller-manager) and helm stay in
 # tests/k8s-tools/build.sh; up.sh uses both directories. ./kube pins the same Kubernetes
 # version as ../k8s-tools/kube (checked below): the node must match the control plane.
@@ -40,7 +41,9 @@ fi
 coredns_version="$(modver "$here/coredns" github.com/coredns/coredns)"
 
 cache="${HYDRANT_CACHE:-$HOME/.cache/hydrant}"
-dir="$cache/k8s-node-${k8s_version#v}-coredns${coredns_version#v}"
+inputs_hash="$(cd "$here" && cat build.sh kube/go.mod kube/go.sum coredns/go.mod coredns/go.sum \
+    coredns/main.go | sha256sum | cut -c1-12)"
+dir="$cache/k8s-node-${k8s_version#v}-coredns${coredns_version#v}-$inputs_hash"
 bin="$dir/bin"
 tools=(kubelet kube-scheduler kube-proxy kubectl coredns)
 
