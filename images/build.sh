@@ -134,6 +134,7 @@ hydrant_image() {
     bah copy --quiet "$ctr" "$rootfs" / >/dev/null
     bah copy --quiet --chown 65532:65532 "$ctr" "$work/home-$name" /home/nonroot >/dev/null
     local config=(--os linux --arch amd64 --user 65532:65532 --workingdir /
+        --created-by "images/build.sh (rootfs.sh $name)"
         --env PATH=/usr/local/bin:/usr/bin:/bin --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
         --entrypoint "[\"/usr/local/bin/$name\"]"
         --label org.opencontainers.image.title="$name"
@@ -166,7 +167,7 @@ pause_image() {
     local ctr
     ctr="$(bah from --quiet scratch)"
     bah copy --quiet "$ctr" "$work/pause" / >/dev/null
-    bah config --os linux --arch amd64 --user 65535:65535 \
+    bah config --os linux --arch amd64 --user 65535:65535 --created-by "images/build.sh (pause)" \
         --entrypoint '["/usr/local/bin/pause"]' --cmd "" \
         --label org.opencontainers.image.title=hydrant-pause "$ctr"
     commit_to "$ctr" "$ref" "$archive" "${src[@]}"

@@ -8,6 +8,7 @@
 #   /etc/passwd, /etc/group            root and nonroot (65532:65532, home /home/nonroot)
 #   /etc/nsswitch.conf                 hosts: files dns
 #   /tmp                               mode 1777
+#   /home                              (empty; root's)
 # /home/nonroot (owned by 65532) is not made here: ownership is set by the image builder
 # (buildah copy --chown / COPY --chown), so this script needs no root.
 #
@@ -28,7 +29,7 @@ ca=/etc/ssl/certs/ca-certificates.crt
 [[ -x "$binary" ]] || { echo "rootfs: $binary is not an executable" >&2; exit 1; }
 [[ -s "$ca" ]] || { echo "rootfs: $ca is missing (install ca-certificates)" >&2; exit 1; }
 
-mkdir -p "$dest/usr/local/bin" "$dest/etc/ssl/certs" "$dest/tmp"
+mkdir -p "$dest/usr/local/bin" "$dest/etc/ssl/certs" "$dest/tmp" "$dest/home"
 install -m 0755 "$binary" "$dest/usr/local/bin/$(basename "$binary")"
 install -m 0644 "$ca" "$dest/etc/ssl/certs/ca-certificates.crt"
 chmod 1777 "$dest/tmp"
