@@ -78,7 +78,7 @@ t_built=$(date +%s.%N)
 while :; do
     id="$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
     dir="/tmp/hydrant-node-$id"
-    mkdir "$dir" 2>/dev/null && break
+    mkdir -m 0700 "$dir" 2>/dev/null && break
 done
 netns="hydrant-$id"
 node="hydrant-$id"
@@ -522,26 +522,29 @@ ports:
 - {name: dns-tcp, port: 53, protocol: TCP}
 EOF
 
-wait "$imports" || die "image import failed: $(tail -n 5 "$import_log")"
 node_ready() {
     [[ "$(kubectl_ get node "$node" \
         -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 timeout="${HYDRANT_NODE_READY_TIMEOUT:-120}"
 wait_for "node $node Ready" "$timeout" "$pid_kubelet" node_ready
+t_ready=$(date +%s.%N)
+wait "$imports" || die "image import failed: $(tail -n 5 "$import_log")"
 wait_for coredns 30 "$pid_coredns" innet curl -sf http://127.0.0.1:18181/ready
 for p in $(awk '{ print $2 }' "$pids"); do
     alive "$p" || die "process $p ($(awk -v p="$p" '$2 == p { print $1 }' "$pids")) exited"
 done
 
-t_ready=$(date +%s.%N)
+t_done=$(date +%s.%N)
 rss_kb=0
 while read -r _ p _; do
     r="$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)"
     rss_kb=$((rss_kb + ${r:-0}))
 done <"$pids"
-log "node $node Ready in $(awk -v a="$t_built" -v b="$t_ready" 'BEGIN { printf "%.1f", b - a }')s" \
-    "after the builds ($(elapsed)s in all); cluster processes' RSS $((rss_kb / 1024)) MiB"
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+log "node $node Ready $(secs "$t_built" "$t_ready")s after the start of containerd" \
+    "($(secs "$t_start" "$t_ready")s after the start of up.sh, build checks included);" \
+    "images imported at $(secs "$t_start" "$t_done")s; cluster processes' RSS $((rss_kb / 1024)) MiB"
 
 cat >"$dir/env" <<EOF
 HYDRANT_NODE_DIR=$dir
