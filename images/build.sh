@@ -34,11 +34,13 @@ out="$cache/images"
 if [[ $# -eq 0 ]]; then
     set -- dataplane operator pause
 fi
+# Both binaries are always built together, even for one image: cargo unifies the features of
+# shared dependencies over what one invocation builds, so `--bin hydrant` alone gives a
+# different hydrant than `--bin hydrant --bin hydrant-operator`.
 want_bins=()
 for image in "$@"; do
     case "$image" in
-        dataplane) want_bins+=(hydrant) ;;
-        operator) want_bins+=(hydrant-operator) ;;
+        dataplane | operator) want_bins=(hydrant hydrant-operator) ;;
         pause) ;;
         *) echo "usage: $0 [dataplane|operator|pause ...]" >&2; exit 2 ;;
     esac
@@ -73,7 +75,31 @@ if ((${#want_bins[@]})); then
         t0=$SECONDS
         (cd "$repo" && cargo build --release --locked "${args[@]}") >&2
         echo "images: cargo build took $((SECONDS - t0))s" >&2
-        bindir="${CARGO_TARGET_DIR:-$repo/target}/release"
+        release="${CARGO_TARGET_DIR:-$repo/target}/release"
+        # A target dir shared by several checkouts has one target/release/<bin> for all of
+        # them: another checkout's build may replace it at any moment. Copy it, let cargo
+        # (fresh, instant) link this checkout's artifact there again, and keep the copy only if
+        # it is still the same file.
+        bindir="$(mktemp -d "${TMPDIR:-/tmp}/hydrant-images-bin.XXXXXX")"
+        bindir_tmp="$bindir"
+        trap 'rm -rf "$bindir_tmp"' EXIT
+        for attempt in 1 2 3 4 5; do
+            inodes=()
+            for b in "${want_bins[@]}"; do
+                inodes+=("$(stat -c %i "$release/$b")")
+                cp "$release/$b" "$bindir/$b"
+            done
+            (cd "$repo" && cargo build --release --locked --quiet "${args[@]}") >&2
+            same=1
+            i=0
+            for b in "${want_bins[@]}"; do
+                [[ "$(stat -c %i "$release/$b")" == "${inodes[$i]}" ]] || same=0
+                i=$((i + 1))
+            done
+            ((same)) && break
+            echo "images: $release changed under us (another checkout's build); again" >&2
+            ((attempt < 5)) || { echo "images: could not get a stable copy of the binaries" >&2; exit 1; }
+        done
     fi
     for b in "${want_bins[@]}"; do
         [[ -x "$bindir/$b" ]] || { echo "images: $bindir/$b does not exist" >&2; exit 1; }
@@ -83,7 +109,7 @@ fi
 # buildah keeps its storage (vfs: plain directories, no mounts) in a throwaway directory, so
 # nothing is left in /var/lib/containers and concurrent builds do not share state.
 work="$(mktemp -d "${TMPDIR:-/tmp}/hydrant-images.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" ${bindir_tmp:+"$bindir_tmp"}' EXIT
 bah() {
     buildah --storage-driver vfs --root "$work/storage" --runroot "$work/run" "$@"
 }
@@ -110,7 +136,7 @@ commit_to() {
     mv "$archive.partial" "$archive"
     inputs_hash "$@" >"$archive.inputs"
     bah rm "$ctr" >/dev/null
-    echo "images: $ref -> $archive ($(du -h "$archive" | cut -f1))" >&2
+    echo "images: $ref -> $archive ($(du -h "$archive" | cut -f1) archive, $unpacked unpacked)" >&2
 }
 
 # A Hydrant image: $1 binary name, $2 reference, $3 archive, $4 exposed ports, $5 CMD (or "").
@@ -127,6 +153,7 @@ hydrant_image() {
     echo "images: building $ref" >&2
     local rootfs="$work/rootfs-$name"
     bash "$here/rootfs.sh" "$binary" "$rootfs"
+    unpacked="$(du -sh --apparent-size "$rootfs" | cut -f1)"
     mkdir -p "$work/home-$name"
     chmod 0700 "$work/home-$name"
     local ctr
@@ -164,6 +191,7 @@ pause_image() {
     mkdir -p "$work/pause/usr/local/bin"
     CGO_ENABLED=0 go -C "$here/pause" build -trimpath -ldflags="-s -w" \
         -o "$work/pause/usr/local/bin/pause" . >&2
+    unpacked="$(du -sh --apparent-size "$work/pause" | cut -f1)"
     local ctr
     ctr="$(bah from --quiet scratch)"
     bah copy --quiet "$ctr" "$work/pause" / >/dev/null

@@ -201,6 +201,11 @@ fi
 # Checks.
 left=()
 [[ -e "/run/netns/$netns" ]] && left+=("netns $netns")
+# The host end of the veth goes a moment after the netns.
+for i in $(seq 1 30); do
+    ip link show "hyd-$id" >/dev/null 2>&1 || break
+    sleep 0.1
+done
 ip link show "hyd-$id" >/dev/null 2>&1 && left+=("link hyd-$id")
 for name in $(awk '{ print $1 }' <<<"$pid_lines"); do
     [[ -n "$(pid_of "$name")" ]] && left+=("process $name")

@@ -110,6 +110,7 @@ on_exit() {
     if [[ "${HYDRANT_NODE_KEEP_ON_FAILURE:-0}" == 1 ]]; then
         log "left running (HYDRANT_NODE_KEEP_ON_FAILURE=1); stop with $here/down.sh $dir"
     else
+        cp -r "$dir/logs" "$dir-logs" 2>/dev/null && log "logs kept in $dir-logs"
         bash "$here/down.sh" "$dir" >&2 || true
     fi
     exit "$rc"
@@ -127,8 +128,11 @@ nsip link set hbr0 up
 # Service IPs need a route for locally started clients (kube-proxy's DNAT happens after the
 # routing decision); pods route them through their default gateway, the bridge address.
 nsip route add "$service_cidr" dev hbr0 src "$node_ip"
-# Host link: the first free 10.213.a.b/30 (host .1, namespace .2).
+# Host link: the first free 10.213.a.b/30 (host .1, namespace .2); the lock keeps two
+# concurrent bring-ups from taking the same one.
 host_if="hyd-$id"
+exec 8>/run/lock/hydrant-node-uplink.lock
+flock 8
 for i in $(seq 0 16383); do
     a=$((i / 64)) b=$((i % 64 * 4))
     if ! ip -4 -o addr show | grep -q " 10\.213\.$a\.$((b + 1))/"; then
@@ -139,6 +143,8 @@ done
 [[ -n "${host_ip:-}" ]] || die "no free /30 in 10.213.0.0/16 for the host link"
 ip link add "$host_if" type veth peer name uplink0 netns "$netns"
 ip addr add "$host_ip/30" dev "$host_if"
+flock -u 8
+exec 8>&-
 ip link set "$host_if" up
 nsip addr add "$ns_uplink_ip/30" dev uplink0
 nsip link set uplink0 up
@@ -387,7 +393,8 @@ start() {
         unshare --mount --propagation slave -- nsenter --net="/run/netns/$netns" -- \
             setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
     else
-        nsenter --target "$anchor" --mount --net -- setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
+        nsenter --mount="/proc/$anchor/ns/mnt" --net="/run/netns/$netns" -- \
+            setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
     fi
     local pid=$!
     local st
@@ -429,6 +436,13 @@ mkdir_cgroups
 
 log "starting containerd and etcd ($(elapsed)s)"
 start containerd containerd --config "$ctrd/config.toml" --log-level warn
+# Its PID is unshare's until the exec chain reaches containerd: the others may enter its mount
+# namespace only once it has its own (and is in the netns).
+in_place() {
+    [[ "$(stat -L -c %i "/proc/$pid_containerd/ns/mnt")" != "$(stat -L -c %i /proc/self/ns/mnt)" &&
+        "$(stat -L -c %i "/proc/$pid_containerd/ns/net")" == "$(stat -L -c %i "/run/netns/$netns")" ]]
+}
+wait_for "containerd's namespaces" 10 "$pid_containerd" in_place
 anchor="$pid_containerd"
 start etcd "$tools/etcd" --name "$node" --data-dir "$dir/etcd" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
@@ -531,8 +545,11 @@ wait_for "node $node Ready" "$timeout" "$pid_kubelet" node_ready
 t_ready=$(date +%s.%N)
 wait "$imports" || die "image import failed: $(tail -n 5 "$import_log")"
 wait_for coredns 30 "$pid_coredns" innet curl -sf http://127.0.0.1:18181/ready
+netns_ino="$(stat -L -c %i "/run/netns/$netns")"
 for p in $(awk '{ print $2 }' "$pids"); do
-    alive "$p" || die "process $p ($(awk -v p="$p" '$2 == p { print $1 }' "$pids")) exited"
+    what="process $p ($(awk -v p="$p" '$2 == p { print $1 }' "$pids"))"
+    alive "$p" || die "$what exited"
+    [[ "$(stat -L -c %i "/proc/$p/ns/net")" == "$netns_ino" ]] || die "$what is not in $netns"
 done
 
 t_done=$(date +%s.%N)
