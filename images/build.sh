@@ -144,8 +144,8 @@ hydrant_image() {
     local name="$1" ref="$2" archive="$3" ports="$4" cmd="$5"
     local binary="$bindir/$name"
     local libs
-    libs=($(ldd "$binary" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
-        | xargs -r readlink -f))
+    mapfile -t libs < <(ldd "$binary" 2>/dev/null \
+        | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | xargs -r readlink -f)
     if up_to_date "$archive" "$binary" "${libs[@]}" /etc/ssl/certs/ca-certificates.crt; then
         echo "images: $ref is up to date ($archive, $(du -h "$archive" | cut -f1))" >&2
         return

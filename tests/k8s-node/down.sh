@@ -33,7 +33,6 @@ id="${dir#/tmp/hydrant-node-}"
 netns="hydrant-$id"
 cgroup_root="/hydrant-$id"
 pids="$dir/pids"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 t0=$SECONDS
 pid_lines="$(cat "$pids" 2>/dev/null)"
 
@@ -138,7 +137,7 @@ cgroup_dirs() {
         [[ -d "$h${cgroup_root#/}" ]] && find "$h${cgroup_root#/}" -depth -type d
     done
 }
-for round in 1 2 3; do
+for _ in 1 2 3; do
     procs="$(cgroup_dirs | while read -r d; do cat "$d/cgroup.procs" 2>/dev/null; done | sort -u)"
     [[ -n "$procs" ]] || break
     for p in $procs; do kill -KILL "$p" 2>/dev/null; done
@@ -147,7 +146,7 @@ done
 sleep 0.2
 cgroup_dirs | while read -r d; do rmdir "$d" 2>/dev/null; done
 if [[ -e "/run/netns/$netns" ]]; then
-    for i in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
         [[ -z "$(ip netns pids "$netns" 2>/dev/null)" ]] && break
         sleep 0.2
     done
@@ -202,7 +201,7 @@ fi
 left=()
 [[ -e "/run/netns/$netns" ]] && left+=("netns $netns")
 # The host end of the veth goes a moment after the netns.
-for i in $(seq 1 30); do
+for _ in $(seq 1 30); do
     ip link show "hyd-$id" >/dev/null 2>&1 || break
     sleep 0.1
 done

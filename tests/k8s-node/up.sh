@@ -380,6 +380,7 @@ EOF
 
 # --- processes ------------------------------------------------------------------------------
 anchor=""
+declare -A pid=()
 # start NAME CMD...: runs CMD in the netns and in a session of its own, logging to
 # logs/NAME.log, and records its PID. The first (containerd) gets a new mount namespace; the
 # others enter that one.
@@ -396,20 +397,19 @@ start() {
         nsenter --mount="/proc/$anchor/ns/mnt" --net="/run/netns/$netns" -- \
             setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
     fi
-    local pid=$!
+    pid[$name]=$!
     local st
-    st="$(awk '{ print $22 }' "/proc/$pid/stat" 2>/dev/null || echo 0)"
-    echo "$name $pid $st" >>"$pids"
-    eval "pid_${name//-/_}=$pid"
+    st="$(awk '{ print $22 }' "/proc/${pid[$name]}/stat" 2>/dev/null || echo 0)"
+    echo "$name ${pid[$name]} $st" >>"$pids"
 }
 alive() { kill -0 "$1" 2>/dev/null; }
 # wait_for WHAT SECONDS PID CMD...: polls CMD every 0.1 s while process PID lives.
 wait_for() {
-    local what="$1" secs="$2" pid="$3"
+    local what="$1" secs="$2" watched="$3"
     shift 3
     local deadline=$((SECONDS + secs))
     until "$@" >/dev/null 2>&1; do
-        alive "$pid" || die "$what: process $pid exited (see $dir/logs)"
+        alive "$watched" || die "$what: process $watched exited (see $dir/logs)"
         ((SECONDS < deadline)) || die "$what: not ready after ${secs}s"
         sleep 0.1
     done
@@ -439,17 +439,17 @@ start containerd containerd --config "$ctrd/config.toml" --log-level warn
 # Its PID is unshare's until the exec chain reaches containerd: the others may enter its mount
 # namespace only once it has its own (and is in the netns).
 in_place() {
-    [[ "$(stat -L -c %i "/proc/$pid_containerd/ns/mnt")" != "$(stat -L -c %i /proc/self/ns/mnt)" &&
-        "$(stat -L -c %i "/proc/$pid_containerd/ns/net")" == "$(stat -L -c %i "/run/netns/$netns")" ]]
+    [[ "$(stat -L -c %i "/proc/${pid[containerd]}/ns/mnt")" != "$(stat -L -c %i /proc/self/ns/mnt)" &&
+        "$(stat -L -c %i "/proc/${pid[containerd]}/ns/net")" == "$(stat -L -c %i "/run/netns/$netns")" ]]
 }
-wait_for "containerd's namespaces" 10 "$pid_containerd" in_place
-anchor="$pid_containerd"
+wait_for "containerd's namespaces" 10 "${pid[containerd]}" in_place
+anchor="${pid[containerd]}"
 start etcd "$tools/etcd" --name "$node" --data-dir "$dir/etcd" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster "$node=http://127.0.0.1:2380" --initial-cluster-state new \
     --unsafe-no-fsync=true --log-level warn
-wait_for containerd 30 "$pid_containerd" ctr --address "$ctrd/containerd.sock" version
+wait_for containerd 30 "${pid[containerd]}" ctr --address "$ctrd/containerd.sock" version
 
 # Image imports run while the control plane starts.
 import_log="$dir/logs/images.log"
@@ -462,7 +462,7 @@ import_log="$dir/logs/images.log"
 ) &
 imports=$!
 
-wait_for etcd 30 "$pid_etcd" innet curl -sf http://127.0.0.1:2379/health
+wait_for etcd 30 "${pid[etcd]}" innet curl -sf http://127.0.0.1:2379/health
 log "starting kube-apiserver ($(elapsed)s)"
 start kube-apiserver "$tools/kube-apiserver" \
     --etcd-servers=http://127.0.0.1:2379 \
@@ -478,7 +478,7 @@ start kube-apiserver "$tools/kube-apiserver" \
     --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP \
     --profiling=false --v=1
-wait_for kube-apiserver 60 "$pid_kube_apiserver" \
+wait_for kube-apiserver 60 "${pid[kube-apiserver]}" \
     curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "$api/readyz"
 
 log "starting controller-manager, scheduler, kubelet, kube-proxy, CoreDNS ($(elapsed)s)"
@@ -541,10 +541,10 @@ node_ready() {
         -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
 timeout="${HYDRANT_NODE_READY_TIMEOUT:-120}"
-wait_for "node $node Ready" "$timeout" "$pid_kubelet" node_ready
+wait_for "node $node Ready" "$timeout" "${pid[kubelet]}" node_ready
 t_ready=$(date +%s.%N)
 wait "$imports" || die "image import failed: $(tail -n 5 "$import_log")"
-wait_for coredns 30 "$pid_coredns" innet curl -sf http://127.0.0.1:18181/ready
+wait_for coredns 30 "${pid[coredns]}" innet curl -sf http://127.0.0.1:18181/ready
 netns_ino="$(stat -L -c %i "/run/netns/$netns")"
 for p in $(awk '{ print $2 }' "$pids"); do
     what="process $p ($(awk -v p="$p" '$2 == p { print $1 }' "$pids"))"
