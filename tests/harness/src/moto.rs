@@ -14,22 +14,46 @@ use crate::free_port;
 pub struct Moto {
     child: Child,
     pub port: u16,
+    /// The address this process reaches it at.
+    host: String,
 }
 
 impl Moto {
     pub async fn start() -> Self {
+        Self::spawn(None, "127.0.0.1", "127.0.0.1").await
+    }
+
+    /// moto inside a network namespace (a test cluster's), listening on every address there;
+    /// `reach` is the namespace's address this process reaches it at.
+    pub async fn start_in_netns(netns: &str, reach: &str) -> Self {
+        Self::spawn(Some(netns), "0.0.0.0", reach).await
+    }
+
+    async fn spawn(netns: Option<&str>, bind: &str, reach: &str) -> Self {
         let port = free_port();
         let program =
             std::env::var("HYDRANT_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, &program]);
+                c
+            }
+            None => Command::new(&program),
+        };
+        let child = command
+            .args(["-H", bind, "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("cannot start {program} (pip install 'moto[server]', as .ci/run does): {e}")
             });
-        let moto = Self { child, port };
+        let moto = Self {
+            child,
+            port,
+            host: reach.to_owned(),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = reqwest::Client::new();
         loop {
@@ -42,7 +66,7 @@ impl Moto {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}:{}", self.host, self.port)
     }
 
     pub async fn create_bucket(&self, bucket: &str) {

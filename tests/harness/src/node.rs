@@ -20,10 +20,17 @@ pub struct Images {
 }
 
 impl Images {
-    /// Builds (or finds up to date) the data-plane, operator and pause images. Fails loudly
-    /// with the script's output: a cluster test without its images cannot run.
+    /// Builds (or finds up to date) the data-plane, operator and pause images; with
+    /// `HYDRANT_IMAGES` set (`.ci/run` builds them before the tests), uses that directory. Fails
+    /// loudly with the script's output: a cluster test without its images cannot run.
     pub fn build() -> Images {
         let root = workspace_root();
+        if let Some(dir) = std::env::var_os("HYDRANT_IMAGES") {
+            return Images {
+                dir: PathBuf::from(dir),
+                version: chart_app_version(&root),
+            };
+        }
         let output = Command::new("bash")
             .arg(root.join("images/build.sh"))
             .stderr(Stdio::inherit())
@@ -148,6 +155,17 @@ impl Node {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.netns]).arg(program);
         c
+    }
+
+    /// The namespace's address this process reaches it at (the API server's host).
+    pub fn reach_ip(&self) -> String {
+        let host = self.api.trim_start_matches("https://");
+        host.split(':').next().unwrap_or(host).to_owned()
+    }
+
+    /// A tool of the control-plane build (`helm`).
+    pub fn tool(&self, name: &str) -> PathBuf {
+        crate::controlplane::tools_dir().join(name)
     }
 
     /// The tail of one cluster process's log (`kubelet`, `kube-apiserver`, ...).
