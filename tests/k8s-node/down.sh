@@ -35,6 +35,8 @@ cgroup_root="/hydrant-$id"
 pids="$dir/pids"
 t0=$SECONDS
 pid_lines="$(cat "$pids" 2>/dev/null)"
+# When this node started: pod network namespaces made since then are its own.
+node_started="$(stat -c %Y "$dir" 2>/dev/null || echo 0)"
 
 # True while process $1 runs (a zombie does not: nobody may reap it soon).
 running() {
@@ -196,6 +198,15 @@ if [[ -d "$dir" ]]; then
     done
     rm -rf "$dir" 2>/dev/null || { sleep 1; rm -rf "$dir"; }
 fi
+
+# The CRI's pod network namespaces (cni-<uuid>) outlive a forced teardown: remove those made
+# since this node started (one node per machine: no other CRI makes them meanwhile).
+for ns in /run/netns/cni-*; do
+    [[ -e "$ns" ]] || continue
+    if (( $(stat -c %Y "$ns") >= node_started )); then
+        ip netns delete "${ns##*/}" 2>/dev/null && log "removed pod netns ${ns##*/}"
+    fi
+done
 
 # Checks.
 left=()

@@ -78,6 +78,8 @@ pub struct Node {
     pub kubeconfig: PathBuf,
     /// Holds kubectl and the node binaries.
     pub bin: PathBuf,
+    /// containerd's socket (`ctr --address`).
+    pub containerd: PathBuf,
 }
 
 impl Node {
@@ -110,6 +112,7 @@ impl Node {
             api: get("HYDRANT_NODE_API"),
             kubeconfig: PathBuf::from(get("KUBECONFIG")),
             bin: PathBuf::from(get("HYDRANT_NODE_BIN")),
+            containerd: PathBuf::from(get("HYDRANT_NODE_CONTAINERD")),
         };
         eprintln!(
             "node {} up in {:.1} s (netns {}, node IP {})",
@@ -166,6 +169,25 @@ impl Node {
     /// A tool of the control-plane build (`helm`).
     pub fn tool(&self, name: &str) -> PathBuf {
         crate::controlplane::tools_dir().join(name)
+    }
+
+    /// Kills a container's processes with SIGKILL, as a crash would: every process whose
+    /// cgroup is the container's (`container_id` as the pod status names it,
+    /// `containerd://<id>`). Returns how many were killed.
+    pub fn kill_container(&self, container_id: &str) -> usize {
+        let id = container_id.trim_start_matches("containerd://");
+        let mut killed = 0;
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
+            if cgroup.contains(id) {
+                let status = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                killed += usize::from(matches!(status, Ok(s) if s.success()));
+            }
+        }
+        killed
     }
 
     /// The tail of one cluster process's log (`kubelet`, `kube-apiserver`, ...).

@@ -1,0 +1,74 @@
+//! `firehose-put`: puts records with aws-sdk-firehose, as a producer would, and prints how many
+//! were acknowledged. The cluster tests run it inside the cluster's network namespace, where the
+//! stream's `status.endpoint` resolves through CoreDNS.
+//!
+//! Usage: firehose-put ENDPOINT STREAM PREFIX COUNT (keys from AWS_ACCESS_KEY_ID and
+//! AWS_SECRET_ACCESS_KEY)
+//! Records are `PREFIX-<i>` for i in 0..COUNT, sent with PutRecordBatch in batches of 100; each
+//! batch is retried until every record is acknowledged or 60 s pass. Prints the acknowledged ids,
+//! one per line, so the caller counts exactly what it may expect at the destination.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_firehose::primitives::Blob;
+use aws_sdk_firehose::types::Record;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, endpoint, stream, prefix, count] = args.as_slice() else {
+        eprintln!("usage: firehose-put ENDPOINT STREAM PREFIX COUNT");
+        std::process::exit(2);
+    };
+    let count: usize = count.parse().expect("COUNT is a number");
+    // Signed with the producer's keys, as any SDK reads them.
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default();
+    let client = harness::firehose_client(endpoint, &key, &secret);
+    let ids: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+    for chunk in ids.chunks(100) {
+        let mut pending: Vec<&String> = chunk.iter().collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !pending.is_empty() {
+            let records = pending
+                .iter()
+                .map(|id| {
+                    Record::builder()
+                        .data(Blob::new(format!("{id}\n")))
+                        .build()
+                        .expect("record")
+                })
+                .collect::<Vec<_>>();
+            let put = client
+                .put_record_batch()
+                .delivery_stream_name(stream)
+                .set_records(Some(records))
+                .send()
+                .await;
+            match put {
+                Ok(out) => {
+                    let mut failed = Vec::new();
+                    for (id, r) in pending.iter().zip(out.request_responses()) {
+                        if r.error_code().is_some() {
+                            failed.push(*id);
+                        } else {
+                            println!("{id}");
+                        }
+                    }
+                    pending = failed;
+                }
+                Err(e) => eprintln!(
+                    "put failed, retrying: {}",
+                    aws_sdk_firehose::error::DisplayErrorContext(&e)
+                ),
+            }
+            if !pending.is_empty() {
+                assert!(
+                    Instant::now() < deadline,
+                    "records not acknowledged within 60 s"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The user's journey on a real single-node cluster (containerd, kubelet, kube-proxy, CoreDNS
+//! in a network namespace of their own), with the images built here: `helm install` of the
+//! chart with its default values, two operator pods electing a leader, `kubectl apply` of the
+//! S3 example's Secrets and stream delivering to a moto S3 server in the cluster's network,
+//! producers (aws-sdk-firehose and boto3) sending to `status.endpoint` through CoreDNS and the
+//! Service, every acknowledged record in the bucket, and `kubectl delete` draining through the
+//! finalizer.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use crds::DeliveryStream;
+use harness::moto::Moto;
+use harness::node::{Images, Node};
+use harness::operator_env::eventually;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::ListParams;
+
+const RELEASE_NS: &str = "hydrant-system";
+const STREAM_NS: &str = "analytics";
+const STREAM: &str = "clickstream";
+const BUCKET: &str = "clickstream-raw";
+/// The producers' SigV4 key pair (the `clickstream-producers` Secret).
+const ACCESS_KEY: &str = "AKIDPRODUCER";
+const SECRET_KEY: &str = "producer-secret";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_users_journey_on_a_real_node() {
+    let images = Images::build();
+    let node = Node::start(&[
+        images.archive("hydrant"),
+        images.archive("hydrant-operator"),
+    ]);
+    let client = node.client().await;
+    helm_install_runs_two_operators_and_one_leader(&node, &client).await;
+    let moto = Moto::start_in_netns(&node.netns, &node.reach_ip()).await;
+    moto.create_bucket(BUCKET).await;
+    let endpoint = a_stream_becomes_active_on_real_pods(&node, &client, &moto).await;
+    let acked = producers_reach_the_stream_through_its_endpoint(&node, &endpoint);
+    every_acknowledged_record_is_in_the_bucket(&moto, &acked).await;
+    the_pods_run_restricted(&client).await;
+    kubectl_scale_changes_the_pod_count(&node, &client).await;
+    let mut acked = acked;
+    acked.extend(a_killed_container_restarts_and_loses_nothing(&node, &client, &endpoint).await);
+    every_acknowledged_record_is_in_the_bucket(&moto, &acked).await;
+    deletion_drains_through_the_finalizer(&node, &client).await;
+}
+
+/// `helm install` with the chart's defaults (the images built here carry its references):
+/// two operator pods Running and Ready, one of them holding the leader Lease.
+async fn helm_install_runs_two_operators_and_one_leader(node: &Node, client: &kube::Client) {
+    let chart = harness::workspace_root().join("charts/hydrant");
+    let out = node
+        .in_netns(&node.tool("helm"))
+        .args(["install", "hydrant"])
+        .arg(&chart)
+        .args(["--namespace", RELEASE_NS, "--create-namespace", "--wait"])
+        .args(["--timeout", "180s", "--kubeconfig"])
+        .arg(&node.kubeconfig)
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm install: {}{}\nkubelet:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        node.log_tail("kubelet", 30)
+    );
+    let pods: Api<Pod> = Api::namespaced(client.clone(), RELEASE_NS);
+    let names = eventually(
+        "two operator pods Ready",
+        Duration::from_secs(120),
+        || async {
+            let list = pods
+                .list(&ListParams::default().labels("app.kubernetes.io/instance=hydrant"))
+                .await
+                .ok()?;
+            let ready: Vec<String> = list
+                .items
+                .iter()
+                .filter(|p| is_ready(p))
+                .filter_map(|p| p.metadata.name.clone())
+                .collect();
+            (ready.len() == 2).then_some(ready)
+        },
+    )
+    .await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), RELEASE_NS);
+    let holder = eventually(
+        "a leader holds the Lease",
+        Duration::from_secs(60),
+        || async {
+            let list = leases.list(&ListParams::default()).await.ok()?;
+            list.items
+                .iter()
+                .filter_map(|l| l.spec.as_ref()?.holder_identity.clone())
+                .find(|h| names.iter().any(|n| h.contains(n.as_str())))
+        },
+    )
+    .await;
+    eprintln!("operator pods {names:?}; leader {holder}");
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// `kubectl apply` of the Secrets and the S3 example (its endpoint pointed at the moto server
+/// on the node's bridge, its interval shortened): data-plane pods scheduled and probed by the
+/// kubelet, the stream ACTIVE from the real Deployment status. Returns `status.endpoint`.
+async fn a_stream_becomes_active_on_real_pods(
+    node: &Node,
+    client: &kube::Client,
+    moto: &Moto,
+) -> String {
+    node.kubectl_ok(&["create", "namespace", STREAM_NS]);
+    node.kubectl_ok(&[
+        "label",
+        "namespace",
+        STREAM_NS,
+        "pod-security.kubernetes.io/enforce=restricted",
+    ]);
+    node.kubectl_ok(&[
+        "-n",
+        STREAM_NS,
+        "create",
+        "secret",
+        "generic",
+        "s3-writer",
+        "--from-literal=accessKeyId=test",
+        "--from-literal=secretAccessKey=test",
+    ]);
+    node.kubectl_ok(&[
+        "-n",
+        STREAM_NS,
+        "create",
+        "secret",
+        "generic",
+        "clickstream-producers",
+        &format!("--from-literal={ACCESS_KEY}={SECRET_KEY}"),
+    ]);
+    let example = std::fs::read_to_string(harness::workspace_root().join("examples/s3.yaml"))
+        .expect("examples/s3.yaml");
+    let manifest = example
+        .replace(
+            "http://seaweedfs.storage:8333",
+            &format!("http://{}:{}", node.ip, moto.port),
+        )
+        .replace("intervalInSeconds: 60", "intervalInSeconds: 2");
+    let file = node.dir.join("clickstream.yaml");
+    std::fs::write(&file, manifest).expect("manifest");
+    node.kubectl_ok(&["apply", "-f", &file.display().to_string()]);
+    let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
+    let status = eventually("the stream ACTIVE", Duration::from_secs(180), || async {
+        let s = streams.get(STREAM).await.ok()?.status?;
+        (s.delivery_stream_status.as_deref() == Some("ACTIVE")).then_some(s)
+    })
+    .await;
+    let listed = node.kubectl_ok(&["get", "dstream", "-n", STREAM_NS]);
+    assert!(
+        listed.contains(STREAM) && listed.contains("ACTIVE"),
+        "{listed}"
+    );
+    eprintln!("kubectl get dstream:\n{listed}");
+    status.endpoint.expect("status.endpoint")
+}
+
+/// aws-sdk-firehose (the `firehose-put` producer) and boto3, run inside the cluster's network
+/// namespace, sign with the producers' keys and send to `status.endpoint`; returns every record
+/// they saw acknowledged.
+fn producers_reach_the_stream_through_its_endpoint(node: &Node, endpoint: &str) -> Vec<String> {
+    let put = node
+        .in_netns(Path::new(env!("CARGO_BIN_EXE_firehose-put")))
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .args([endpoint, STREAM, "sdk", "1000"])
+        .output()
+        .expect("run firehose-put");
+    assert!(
+        put.status.success(),
+        "firehose-put: {}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let mut acked: Vec<String> = String::from_utf8_lossy(&put.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        acked.len(),
+        1000,
+        "aws-sdk-firehose: every record acknowledged"
+    );
+    let boto = node
+        .in_netns(Path::new("python3"))
+        .args(["-c", BOTO3_PRODUCER, endpoint, STREAM])
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .output()
+        .expect("run python3");
+    assert!(
+        boto.status.success(),
+        "boto3 producer: {}",
+        String::from_utf8_lossy(&boto.stderr)
+    );
+    let from_boto: Vec<String> = String::from_utf8_lossy(&boto.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(from_boto.len(), 500, "boto3: every record acknowledged");
+    acked.extend(from_boto);
+    acked
+}
+
+/// `count` records put with aws-sdk-firehose from inside the cluster's network namespace;
+/// every one must be acknowledged.
+fn put_with_sdk(node: &Node, endpoint: &str, prefix: &str, count: usize) -> Vec<String> {
+    let put = node
+        .in_netns(Path::new(env!("CARGO_BIN_EXE_firehose-put")))
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .args([endpoint, STREAM, prefix, &count.to_string()])
+        .output()
+        .expect("run firehose-put");
+    assert!(
+        put.status.success(),
+        "firehose-put: {}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let acked: Vec<String> = String::from_utf8_lossy(&put.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        acked.len(),
+        count,
+        "aws-sdk-firehose: every record acknowledged"
+    );
+    acked
+}
+
+/// boto3's Firehose client: 500 records in PutRecordBatch calls of 100, each acknowledged id
+/// printed.
+const BOTO3_PRODUCER: &str = r#"
+import sys, boto3
+endpoint, stream = sys.argv[1], sys.argv[2]
+fh = boto3.client("firehose", endpoint_url=endpoint, region_name="us-east-1")
+for b in range(5):
+    ids = [f"boto-{b * 100 + i}" for i in range(100)]
+    out = fh.put_record_batch(DeliveryStreamName=stream,
+                              Records=[{"Data": (i + "\n").encode()} for i in ids])
+    for i, r in zip(ids, out["RequestResponses"]):
+        if "RecordId" in r and "ErrorCode" not in r:
+            print(i)
+"#;
+
+/// Every acknowledged record is in the bucket (gzip objects under `events/`), duplicates
+/// counted.
+async fn every_acknowledged_record_is_in_the_bucket(moto: &Moto, acked: &[String]) {
+    let want: BTreeSet<&str> = acked.iter().map(String::as_str).collect();
+    let (lines, objects) = eventually(
+        "every acknowledged record in the bucket",
+        Duration::from_secs(120),
+        || async {
+            let objects = moto.objects(BUCKET).await;
+            let mut lines = Vec::new();
+            for (key, bytes, _) in &objects {
+                if key.starts_with("events/") {
+                    lines.extend(gunzip_lines(bytes));
+                }
+            }
+            let got: BTreeSet<&str> = lines.iter().map(String::as_str).collect();
+            want.is_subset(&got).then(|| (lines.clone(), objects.len()))
+        },
+    )
+    .await;
+    let duplicates = lines.len() - want.len();
+    eprintln!(
+        "{} acknowledged records delivered in {objects} objects, {duplicates} duplicates",
+        want.len()
+    );
+}
+
+fn gunzip_lines(bytes: &[u8]) -> Vec<String> {
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_string(&mut text)
+        .expect("gzip object");
+    // Producers end records with a newline and the stream appends another: skip the blanks.
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The restricted Pod Security level is enforced on the namespace and the pods were admitted:
+/// non-root 65532, read-only root filesystem, no privilege escalation, every capability dropped.
+async fn the_pods_run_restricted(client: &kube::Client) {
+    let pods = stream_pods(client).await;
+    assert!(!pods.is_empty(), "the stream has pods");
+    for pod in &pods {
+        let spec = pod.spec.as_ref().expect("pod spec");
+        let pod_sc = spec.security_context.as_ref().expect("pod securityContext");
+        assert_eq!(pod_sc.run_as_non_root, Some(true));
+        let c = &spec.containers[0];
+        let sc = c
+            .security_context
+            .as_ref()
+            .expect("container securityContext");
+        let uid = sc.run_as_user.or(pod_sc.run_as_user);
+        assert_eq!(uid, Some(65532), "runs as 65532");
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        assert_eq!(sc.allow_privilege_escalation, Some(false));
+        let dropped = sc.capabilities.as_ref().and_then(|c| c.drop.clone());
+        assert_eq!(dropped, Some(vec!["ALL".to_owned()]));
+    }
+}
+
+async fn stream_pods(client: &kube::Client) -> Vec<Pod> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), STREAM_NS);
+    pods.list(&ListParams::default().labels(&format!(
+        "app.kubernetes.io/instance={STREAM},app.kubernetes.io/component=dataplane"
+    )))
+    .await
+    .expect("pods")
+    .items
+}
+
+/// `kubectl scale dstream` through the scale subresource: two Ready pods, and the status says so.
+async fn kubectl_scale_changes_the_pod_count(node: &Node, client: &kube::Client) {
+    node.kubectl_ok(&["-n", STREAM_NS, "scale", "dstream", STREAM, "--replicas=2"]);
+    let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
+    eventually("two Ready pods", Duration::from_secs(120), || async {
+        let ready = stream_pods(client)
+            .await
+            .iter()
+            .filter(|p| is_ready(p))
+            .count();
+        let status = streams.get(STREAM).await.ok()?.status?;
+        (ready == 2 && status.ready_replicas == Some(2)).then_some(())
+    })
+    .await;
+}
+
+/// Records acknowledged, then the data-plane container of one pod killed with SIGKILL: the
+/// kubelet restarts it, its log on the emptyDir survives, and nothing acknowledged is lost.
+/// Returns the records acknowledged.
+async fn a_killed_container_restarts_and_loses_nothing(
+    node: &Node,
+    client: &kube::Client,
+    endpoint: &str,
+) -> Vec<String> {
+    let acked = put_with_sdk(node, endpoint, "crash", 2000);
+    let pods = stream_pods(client).await;
+    let pod = pods.first().expect("a pod");
+    let name = pod.metadata.name.clone().expect("pod name");
+    let status = &pod
+        .status
+        .as_ref()
+        .expect("status")
+        .container_statuses
+        .as_ref()
+        .expect("containers")[0];
+    let restarts = status.restart_count;
+    let killed = node.kill_container(status.container_id.as_deref().expect("container id"));
+    assert!(killed > 0, "found the container's process to kill");
+    let api: Api<Pod> = Api::namespaced(client.clone(), STREAM_NS);
+    eventually(
+        "the killed container restarted and Ready",
+        Duration::from_secs(120),
+        || async {
+            let p = api.get(&name).await.ok()?;
+            let c = p
+                .status
+                .as_ref()?
+                .container_statuses
+                .as_ref()?
+                .first()?
+                .clone();
+            (c.restart_count > restarts && is_ready(&p)).then_some(())
+        },
+    )
+    .await;
+    eprintln!("killed the data-plane container of {name}; the kubelet restarted it");
+    acked
+}
+/// `kubectl delete` of the stream: DELETING while its pods drain, then gone with its children.
+async fn deletion_drains_through_the_finalizer(node: &Node, client: &kube::Client) {
+    node.kubectl_ok(&["-n", STREAM_NS, "delete", "dstream", STREAM, "--wait=false"]);
+    let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
+    eventually("the stream gone", Duration::from_secs(120), || async {
+        streams.get_opt(STREAM).await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), STREAM_NS);
+    eventually("its pods gone", Duration::from_secs(120), || async {
+        pods.list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+}
