@@ -363,10 +363,13 @@ async fn a_filling_log_flushes_the_oldest_partition_instead_of_stalling_ingest()
         .collect();
     put_until_accepted(&h.ingest_url(), "spans", &records, Duration::from_secs(120)).await;
     sampler.abort();
-    // The log and its spools together stay within maxBytes, plus at most one spill of the
-    // memory budget (the operator sizes the volume with 1/8 + 64 MiB of headroom).
+    // The log and its spools together stay within maxBytes, plus what is in flight when the
+    // log refuses: a spill of the memory budget and a batch read from the log being
+    // partitioned (8 MiB). The operator sizes the volume with 1/8 + 64 MiB of headroom. (An
+    // 18 MiB bound held on a loaded machine but not on an idle one, where ingest outruns the
+    // early flushes by more: 19-21 MiB, with the code that passed it before too.)
     let peak = peak.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(peak <= 18 << 20, "the log's volume held {peak} bytes");
+    assert!(peak <= 26 << 20, "the log's volume held {peak} bytes");
     let status = h.terminate(Duration::from_secs(60)).await;
     assert!(status.success(), "{}", h.log());
     assert!(

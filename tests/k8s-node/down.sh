@@ -191,6 +191,13 @@ if ((others == 0)); then
 fi
 rmdir /run/containerd/s /run/containerd/runc /run/containerd 2>/dev/null
 
+# Kernel tunables the kubelet changed host-wide go back to what up.sh read.
+if [[ -f "$dir/host-sysctls" ]]; then
+    while read -r key value; do
+        sysctl -q -w "$key=$value" >/dev/null 2>&1 || log "could not restore $key=$value"
+    done <"$dir/host-sysctls"
+fi
+
 # 5. Mounts under DIR (none are expected in this mount namespace) and DIR.
 if [[ -d "$dir" ]]; then
     findmnt -rn -o TARGET | awk -v d="$dir/" 'index($0, d) == 1' | sort -r | while read -r m; do

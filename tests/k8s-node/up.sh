@@ -481,6 +481,12 @@ start kube-apiserver "$tools/kube-apiserver" \
 wait_for kube-apiserver 60 "${pid[kube-apiserver]}" \
     curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "$api/readyz"
 
+# The kubelet sets these kernel tunables host-wide (they are not per network namespace);
+# down.sh puts the values read here back.
+for key in vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops \
+    kernel.keys.root_maxkeys kernel.keys.root_maxbytes; do
+    printf '%s %s\n' "$key" "$(sysctl -n "$key")"
+done >"$dir/host-sysctls"
 log "starting controller-manager, scheduler, kubelet, kube-proxy, CoreDNS ($(elapsed)s)"
 start kube-controller-manager "$tools/kube-controller-manager" \
     --kubeconfig="$dir/kcm.kubeconfig" \

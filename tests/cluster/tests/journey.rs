@@ -46,7 +46,12 @@ async fn the_users_journey_on_a_real_node() {
     kubectl_scale_changes_the_pod_count(&node, &client).await;
     let mut acked = acked;
     acked.extend(a_killed_container_restarts_and_loses_nothing(&node, &client, &endpoint).await);
+    acked.extend(
+        a_spec_change_rolls_the_pods_while_producers_write(&node, &client, &endpoint).await,
+    );
+    a_secret_change_rolls_the_pods(&node, &client).await;
     every_acknowledged_record_is_in_the_bucket(&moto, &acked).await;
+    the_status_shows_the_backlog_drained(&client).await;
     deletion_drains_through_the_finalizer(&node, &client).await;
 }
 
@@ -358,7 +363,7 @@ async fn a_killed_container_restarts_and_loses_nothing(
 ) -> Vec<String> {
     let acked = put_with_sdk(node, endpoint, "crash", 2000);
     let pods = stream_pods(client).await;
-    let pod = pods.first().expect("a pod");
+    let pod = pods.iter().find(|p| is_ready(p)).expect("a Ready pod");
     let name = pod.metadata.name.clone().expect("pod name");
     let status = &pod
         .status
@@ -368,7 +373,12 @@ async fn a_killed_container_restarts_and_loses_nothing(
         .as_ref()
         .expect("containers")[0];
     let restarts = status.restart_count;
-    let killed = node.kill_container(status.container_id.as_deref().expect("container id"));
+    let uid = pod.metadata.uid.clone().expect("pod uid");
+    let killed = node.kill_container(
+        status.container_id.as_deref().expect("container id"),
+        &uid,
+        "/usr/local/bin/hydrant",
+    );
     assert!(killed > 0, "found the container's process to kill");
     let api: Api<Pod> = Api::namespaced(client.clone(), STREAM_NS);
     eventually(
@@ -390,6 +400,109 @@ async fn a_killed_container_restarts_and_loses_nothing(
     eprintln!("killed the data-plane container of {name}; the kubelet restarted it");
     acked
 }
+/// The names of the stream's pods that are Ready.
+async fn ready_pod_names(client: &kube::Client) -> BTreeSet<String> {
+    stream_pods(client)
+        .await
+        .iter()
+        .filter(|p| is_ready(p))
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
+}
+
+/// Waits until none of `old` remains and `replicas` new pods are Ready: the rollout is done.
+async fn rolled(client: &kube::Client, old: &BTreeSet<String>, replicas: usize) {
+    eventually("the pods rolled", Duration::from_secs(180), || async {
+        let pods = stream_pods(client).await;
+        let names: BTreeSet<String> = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        let ready = pods.iter().filter(|p| is_ready(p)).count();
+        (names.is_disjoint(old) && ready == replicas).then_some(())
+    })
+    .await;
+}
+
+/// A spec change (the buffering interval) rolls every pod while a producer keeps writing;
+/// each old pod drains on SIGTERM. Returns the records acknowledged meanwhile.
+async fn a_spec_change_rolls_the_pods_while_producers_write(
+    node: &Node,
+    client: &kube::Client,
+    endpoint: &str,
+) -> Vec<String> {
+    let old = ready_pod_names(client).await;
+    let producer = node
+        .in_netns(Path::new(env!("CARGO_BIN_EXE_firehose-put")))
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .args([endpoint, STREAM, "roll", "20000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start firehose-put");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let patch = r#"{"spec":{"destination":{"s3":{"bufferingHints":{"sizeInMBs":64,"intervalInSeconds":3}}}}}"#;
+    node.kubectl_ok(&[
+        "-n",
+        STREAM_NS,
+        "patch",
+        "dstream",
+        STREAM,
+        "--type=merge",
+        "-p",
+        patch,
+    ]);
+    rolled(client, &old, old.len()).await;
+    let out = tokio::task::spawn_blocking(move || producer.wait_with_output())
+        .await
+        .expect("join")
+        .expect("firehose-put");
+    assert!(
+        out.status.success(),
+        "firehose-put during the rollout: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acked: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        acked.len(),
+        20000,
+        "every record acknowledged across the rollout"
+    );
+    eprintln!(
+        "spec change rolled {old:?}; {} records acknowledged meanwhile",
+        acked.len()
+    );
+    acked
+}
+
+/// A change to a referenced Secret rolls the pods (the config hash covers it).
+async fn a_secret_change_rolls_the_pods(node: &Node, client: &kube::Client) {
+    let old = ready_pod_names(client).await;
+    let patch = r#"{"stringData":{"rotatedAt":"now"}}"#;
+    node.kubectl_ok(&["-n", STREAM_NS, "patch", "secret", "s3-writer", "-p", patch]);
+    rolled(client, &old, old.len()).await;
+    eprintln!("the Secret change rolled {old:?}");
+}
+
+/// `status.delivery` reports the backlog (read from the pods' `/status`), drained to zero.
+async fn the_status_shows_the_backlog_drained(client: &kube::Client) {
+    let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
+    let delivery = eventually(
+        "status.delivery backlog 0",
+        Duration::from_secs(120),
+        || async {
+            let d = streams.get(STREAM).await.ok()?.status?.delivery?;
+            (d.backlog_records == 0 && d.last_success_time.is_some()).then_some(d)
+        },
+    )
+    .await;
+    eprintln!("status.delivery: {delivery:?}");
+}
+
 /// `kubectl delete` of the stream: DELETING while its pods drain, then gone with its children.
 async fn deletion_drains_through_the_finalizer(node: &Node, client: &kube::Client) {
     node.kubectl_ok(&["-n", STREAM_NS, "delete", "dstream", STREAM, "--wait=false"]);

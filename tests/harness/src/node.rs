@@ -172,17 +172,22 @@ impl Node {
     }
 
     /// Kills a container's processes with SIGKILL, as a crash would: every process whose
-    /// cgroup is the container's (`container_id` as the pod status names it,
-    /// `containerd://<id>`). Returns how many were killed.
-    pub fn kill_container(&self, container_id: &str) -> usize {
+    /// cgroup path names the container (`container_id` as the pod status gives it,
+    /// `containerd://<id>`), or else the pod (`pod_uid`) and whose command line names
+    /// `program` (so the pod's sandbox is spared). Returns how many were killed.
+    pub fn kill_container(&self, container_id: &str, pod_uid: &str, program: &str) -> usize {
         let id = container_id.trim_start_matches("containerd://");
+        let pod = pod_uid.replace('-', "_");
         let mut killed = 0;
         for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
             };
             let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
-            if cgroup.contains(id) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let in_pod = cgroup.contains(pod_uid) || cgroup.contains(&pod);
+            let runs_program = String::from_utf8_lossy(&cmdline).contains(program);
+            if cgroup.contains(id) || (in_pod && runs_program) {
                 let status = Command::new("kill").args(["-9", &pid.to_string()]).status();
                 killed += usize::from(matches!(status, Ok(s) if s.success()));
             }
