@@ -19,7 +19,7 @@ pub fn name(stream: &str) -> String {
 /// The manifest the pod runs: the user's spec with the log directory set to the pod's volume and
 /// S3 credentials taken from the environment.
 pub fn pod_manifest(stream: &DeliveryStream) -> Result<DeliveryStream, RenderError> {
-    let mut spec = stream.spec.clone();
+    let mut spec = super::without_scale(&stream.spec);
     spec.buffer.directory = WAL_DIR.to_owned();
     if let Destination::S3(s3) = &mut spec.destination {
         s3.location.credentials_secret = None;

@@ -137,8 +137,17 @@ pub fn config_hash(config_map: &ConfigMap, inputs: &Inputs) -> String {
 
 /// Hash of the spec alone: a new value means a new VersionId.
 pub fn spec_hash(stream: &DeliveryStream) -> String {
-    let json = serde_json::to_vec(&stream.spec).unwrap_or_default();
+    let json = serde_json::to_vec(&without_scale(&stream.spec)).unwrap_or_default();
     hex::encode(&Sha256::digest(&json)[..16])
+}
+
+/// The spec without how many pods run it: scaling (`kubectl scale`, an HPA) is not a new
+/// version of the stream and must not roll its pods.
+pub fn without_scale(spec: &crds::DeliveryStreamSpec) -> crds::DeliveryStreamSpec {
+    let mut spec = spec.clone();
+    spec.replicas = None;
+    spec.autoscaling = None;
+    spec
 }
 
 /// The Secrets a stream references.

@@ -384,3 +384,25 @@ fn status_follows_the_deployment_and_keeps_transition_times() {
     assert_eq!(next_version(&s, "h1"), "1");
     assert_eq!(next_version(&s, "h2"), "2");
 }
+
+#[test]
+fn scaling_is_not_a_new_version_and_does_not_roll_the_pods() {
+    let one = stream("  replicas: 1\n  destination:\n    s3: {bucket: data}\n");
+    let three = stream("  replicas: 3\n  destination:\n    s3: {bucket: data}\n");
+    assert_eq!(super::spec_hash(&one), super::spec_hash(&three));
+    let inputs = Inputs {
+        version_id: "1".into(),
+        secrets: Default::default(),
+    };
+    let config = OperatorConfig::default();
+    let a = super::render(&one, &inputs, &config).expect("render");
+    let b = super::render(&three, &inputs, &config).expect("render");
+    assert_eq!(
+        a.config_map, b.config_map,
+        "the pods read the same manifest"
+    );
+    let template = |c: &super::Children| c.deployment.spec.clone().expect("spec").template;
+    assert_eq!(template(&a), template(&b), "the pod template is the same");
+    let other = stream("  replicas: 1\n  destination:\n    s3: {bucket: other}\n");
+    assert_ne!(super::spec_hash(&one), super::spec_hash(&other));
+}
