@@ -206,6 +206,21 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What the cluster looked like when the test failed, before it is torn down.
+            for args in [
+                &["get", "pods", "-A", "-o", "wide"][..],
+                &["get", "events", "-A", "--sort-by=.lastTimestamp"][..],
+            ] {
+                let out = self.kubectl(args);
+                eprintln!(
+                    "kubectl {}:\n{}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+            eprintln!("kubelet log:\n{}", self.log_tail("kubelet", 40));
+        }
         let script = workspace_root().join("tests/k8s-node/down.sh");
         let status = Command::new("bash").arg(script).arg(&self.dir).status();
         if !matches!(status, Ok(s) if s.success()) {
