@@ -4,6 +4,8 @@
 #   kubelet, kube-scheduler, kube-proxy, kubectl   k8s.io/kubernetes/cmd/...   (./kube)
 #   coredns                                        github.com/coredns/coredns  (./coredns; only
 #                                                  the plugins up.sh's Corefile uses)
+#   metrics-server                                 sigs.k8s.io/metrics-server  (./metrics-server;
+#                                                  the resource metrics API an HPA reads)
 # into a cache directory outside the checkout, keyed by the versions pinned in the go.mod files
 # and a hash of the build inputs (this script, the go.mod/go.sum files, CoreDNS's plugin list):
 #   ${HYDRANT_CACHE:-$HOME/.cache/hydrant}/k8s-node-<k8s>-coredns<coredns>-<hash>/bin/
@@ -39,13 +41,14 @@ if [[ "$k8s_version" != "$control_plane" ]]; then
     exit 1
 fi
 coredns_version="$(modver "$here/coredns" github.com/coredns/coredns)"
+metrics_server_version="$(modver "$here/metrics-server" sigs.k8s.io/metrics-server)"
 
 cache="${HYDRANT_CACHE:-$HOME/.cache/hydrant}"
 inputs_hash="$(cd "$here" && cat build.sh kube/go.mod kube/go.sum coredns/go.mod coredns/go.sum \
-    coredns/main.go | sha256sum | cut -c1-12)"
-dir="$cache/k8s-node-${k8s_version#v}-coredns${coredns_version#v}-$inputs_hash"
+    coredns/main.go metrics-server/go.mod metrics-server/go.sum | sha256sum | cut -c1-12)"
+dir="$cache/k8s-node-${k8s_version#v}-coredns${coredns_version#v}-ms${metrics_server_version#v}-$inputs_hash"
 bin="$dir/bin"
-tools=(kubelet kube-scheduler kube-proxy kubectl coredns)
+tools=(kubelet kube-scheduler kube-proxy kubectl coredns metrics-server)
 
 complete() {
     [[ -f "$bin/.complete" ]] || return 1
@@ -92,7 +95,8 @@ step() {
     echo "k8s-node: built $name in $((SECONDS - t0))s" >&2
 }
 
-echo "k8s-node: kubernetes $k8s_version, coredns $coredns_version -> $bin" >&2
+echo "k8s-node: kubernetes $k8s_version, coredns $coredns_version," \
+    "metrics-server $metrics_server_version -> $bin" >&2
 
 k8s_minor="${k8s_version#v1.}"
 k8s_minor="${k8s_minor%%.*}"
@@ -107,6 +111,8 @@ for cmd in kubelet kube-scheduler kube-proxy kubectl; do
 done
 
 step coredns go -C "$here/coredns" build -trimpath -ldflags="-s -w" -o "$staging/coredns" .
+step metrics-server go -C "$here/metrics-server" build -trimpath -ldflags="-s -w" \
+    -o "$staging/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
 
 touch "$staging/.complete"
 rm -rf "$bin"

@@ -66,7 +66,7 @@ tools="${HYDRANT_K8S_TOOLS:-$(bash "$repo/tests/k8s-tools/build.sh" | tail -n 1)
 nodebin="${HYDRANT_K8S_NODE:-$(bash "$here/build.sh" | tail -n 1)}"
 for b in "$tools/etcd" "$tools/kube-apiserver" "$tools/kube-controller-manager" \
     "$nodebin/kubelet" "$nodebin/kube-scheduler" "$nodebin/kube-proxy" "$nodebin/kubectl" \
-    "$nodebin/coredns"; do
+    "$nodebin/coredns" "$nodebin/metrics-server"; do
     [[ -x "$b" ]] || die "$b is missing"
 done
 images="$(bash "$repo/images/build.sh" pause | tail -n 1)"
@@ -90,7 +90,7 @@ kubernetes_svc_ip=10.96.0.1
 dns_ip=10.96.0.10
 cgroup_root="/hydrant-$id"
 pids="$dir/pids"
-mkdir -p "$dir"/{logs,pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,kcm,scheduler}
+mkdir -p "$dir"/{logs,pki,etcd,containerd,cni/net.d,cni/ipam,kubelet,pod-logs,kcm,scheduler,metrics-server}
 : >"$pids"
 echo "$netns" >"$dir/netns"
 echo "$cgroup_root" >"$dir/cgroup-root"
@@ -178,6 +178,10 @@ cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-clien
     "basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
+# The aggregation layer's client: the API server proxies metrics.k8s.io to metrics-server with it.
+cert front-proxy-client "/CN=front-proxy-client" "basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 
@@ -189,6 +193,7 @@ admin_token="$(token)"
     echo "$(token),system:kube-scheduler,scheduler,\"system:masters\""
     echo "$(token),system:node:$node,kubelet,\"system:nodes\""
     echo "$(token),system:kube-proxy,kube-proxy,\"system:node-proxier\""
+    echo "$(token),system:metrics-server,metrics-server,\"system:masters\""
 } >"$pki/tokens.csv"
 chmod 0600 "$pki/tokens.csv" "$pki"/*.key
 # kubeconfig FILE SERVER TOKEN
@@ -218,6 +223,8 @@ kubeconfig "$dir/scheduler.kubeconfig" "https://$node_ip:6443" "$(token_of syste
 kubeconfig "$dir/kubelet.kubeconfig" "https://$node_ip:6443" "$(token_of "system:node:$node")"
 kubeconfig "$dir/kube-proxy.kubeconfig" "https://$node_ip:6443" "$(token_of system:kube-proxy)"
 kubeconfig "$dir/coredns.kubeconfig" "https://$node_ip:6443" "$admin_token"
+kubeconfig "$dir/metrics-server.kubeconfig" "https://$node_ip:6443" \
+    "$(token_of system:metrics-server)"
 
 # --- configuration files -------------------------------------------------------------------
 ctrd="$dir/containerd"
@@ -477,6 +484,11 @@ start kube-apiserver "$tools/kube-apiserver" \
     --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" \
     --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
     --kubelet-preferred-address-types=InternalIP \
+    --requestheader-client-ca-file="$pki/ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$pki/front-proxy-client.crt" \
+    --proxy-client-key-file="$pki/front-proxy-client.key" --enable-aggregator-routing=true \
     --profiling=false --v=1
 wait_for kube-apiserver 60 "${pid[kube-apiserver]}" \
     curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "$api/readyz"
@@ -496,7 +508,11 @@ start kube-controller-manager "$tools/kube-controller-manager" \
     --leader-elect=false --use-service-account-credentials=true \
     --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
     --cluster-name=hydrant --allocate-node-cidrs=false \
-    --controllers='*,-nodeipam,-cloud-node-lifecycle' --v=1
+    --controllers='*,-nodeipam,-cloud-node-lifecycle' \
+    --horizontal-pod-autoscaler-sync-period=5s \
+    --horizontal-pod-autoscaler-downscale-stabilization=30s \
+    --horizontal-pod-autoscaler-cpu-initialization-period=15s \
+    --horizontal-pod-autoscaler-initial-readiness-delay=5s --v=1
 start kube-scheduler "$nodebin/kube-scheduler" \
     --kubeconfig="$dir/scheduler.kubeconfig" \
     --authentication-kubeconfig="$dir/scheduler.kubeconfig" \
@@ -509,6 +525,14 @@ start kubelet "$nodebin/kubelet" \
     --hostname-override="$node" --node-ip="$node_ip" --v=1
 start kube-proxy "$nodebin/kube-proxy" --config="$dir/kube-proxy.yaml" --v=1
 start coredns "$nodebin/coredns" -conf "$dir/Corefile" -dns.port 53
+# The resource metrics API (CPU and memory from the kubelet's /metrics/resource) on 4443.
+start metrics-server "$nodebin/metrics-server" \
+    --kubeconfig="$dir/metrics-server.kubeconfig" \
+    --authentication-kubeconfig="$dir/metrics-server.kubeconfig" \
+    --authorization-kubeconfig="$dir/metrics-server.kubeconfig" \
+    --bind-address="$node_ip" --secure-port=4443 --cert-dir="$dir/metrics-server" \
+    --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP \
+    --metric-resolution=10s --kubelet-request-timeout=5s --v=1
 
 # The cluster DNS Service: no selector, one EndpointSlice naming the CoreDNS process.
 kubectl_ apply -f - >/dev/null <<EOF
@@ -540,6 +564,42 @@ endpoints:
 ports:
 - {name: dns, port: 53, protocol: UDP}
 - {name: dns-tcp, port: 53, protocol: TCP}
+EOF
+
+# metrics.k8s.io: the same shape, a Service naming the metrics-server process, and the APIService
+# the aggregation layer routes by (metrics-server's serving certificate is self-signed).
+kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system, labels: {k8s-app: metrics-server}}
+spec:
+  ports: [{name: https, port: 443, protocol: TCP, targetPort: 4443}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: metrics-server-process
+  namespace: kube-system
+  labels:
+    kubernetes.io/service-name: metrics-server
+    endpointslice.kubernetes.io/managed-by: hydrant-k8s-node-up
+addressType: IPv4
+endpoints:
+- addresses: [$node_ip]
+  conditions: {ready: true}
+  nodeName: $node
+ports: [{name: https, port: 4443, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: {name: metrics-server, namespace: kube-system, port: 443}
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
 EOF
 
 node_ready() {

@@ -3,8 +3,9 @@
 //! chart with its default values, two operator pods electing a leader, `kubectl apply` of the
 //! S3 example's Secrets and stream delivering to a moto S3 server in the cluster's network,
 //! producers (aws-sdk-firehose and boto3) sending to `status.endpoint` through CoreDNS and the
-//! Service, every acknowledged record in the bucket, and `kubectl delete` draining through the
-//! finalizer.
+//! Service, every acknowledged record in the bucket, pods rolled, scaled by hand and by a
+//! HorizontalPodAutoscaler on their CPU (metrics-server), and `kubectl delete` draining through
+//! the finalizer.
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -15,6 +16,7 @@ use crds::DeliveryStream;
 use harness::moto::Moto;
 use harness::node::{Images, Node};
 use harness::operator_env::eventually;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -50,6 +52,7 @@ async fn the_users_journey_on_a_real_node() {
         a_spec_change_rolls_the_pods_while_producers_write(&node, &client, &endpoint).await,
     );
     a_secret_change_rolls_the_pods(&node, &client).await;
+    acked.extend(an_hpa_scales_the_pods_on_their_cpu(&node, &client, &endpoint).await);
     every_acknowledged_record_is_in_the_bucket(&moto, &acked).await;
     the_status_shows_the_backlog_drained(&client).await;
     deletion_drains_through_the_finalizer(&node, &client).await;
@@ -474,6 +477,92 @@ async fn a_secret_change_rolls_the_pods(node: &Node, client: &kube::Client) {
     node.kubectl_ok(&["-n", STREAM_NS, "patch", "secret", "s3-writer", "-p", patch]);
     rolled(client, &old, old.len()).await;
     eprintln!("the Secret change rolled {old:?}");
+}
+
+/// `spec.autoscaling` in place of `spec.replicas`: the operator's HorizontalPodAutoscaler reads
+/// the pods' CPU from metrics-server (the kubelet's resource metrics), scales the Deployment up
+/// while producers write and back to `minReplicas` once they stop. Returns the records
+/// acknowledged meanwhile.
+async fn an_hpa_scales_the_pods_on_their_cpu(
+    node: &Node,
+    client: &kube::Client,
+    endpoint: &str,
+) -> Vec<String> {
+    let patch = r#"{"spec":{"replicas":null,"autoscaling":{"minReplicas":1,"maxReplicas":3,"targetCPUUtilizationPercentage":10}}}"#;
+    node.kubectl_ok(&[
+        "-n",
+        STREAM_NS,
+        "patch",
+        "dstream",
+        STREAM,
+        "--type=merge",
+        "-p",
+        patch,
+    ]);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), STREAM_NS);
+    let utilization = || async {
+        let status = hpas.get(STREAM).await.ok()?.status?;
+        let metric = status.current_metrics?.into_iter().next()?;
+        metric.resource?.current.average_utilization
+    };
+    let idle = eventually(
+        "the HPA reads the pods' CPU from metrics-server",
+        Duration::from_secs(120),
+        utilization,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let mut acked = Vec::new();
+    let mut busiest = idle;
+    let mut round = 0;
+    // Load in bounded rounds (three producers of 10,000 records each) until the HPA has scaled
+    // to maxReplicas, at most 15 rounds.
+    while ready_pod_names(client).await.len() < 3 {
+        assert!(round < 15, "no scale-up after {round} rounds of load");
+        let producers: Vec<_> = (0..3)
+            .map(|p| {
+                sdk_producer(node, endpoint, &format!("hpa-{round}-{p}"), 10_000)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start firehose-put")
+            })
+            .collect();
+        for producer in producers {
+            let out = tokio::task::spawn_blocking(move || producer.wait_with_output())
+                .await
+                .expect("join")
+                .expect("firehose-put");
+            acked.extend(acknowledged(&out, 10_000, "aws-sdk-firehose under load"));
+        }
+        busiest = busiest.max(utilization().await.unwrap_or(0));
+        round += 1;
+    }
+    let up = started.elapsed();
+    eprintln!(
+        "HPA: {idle}% CPU idle, {busiest}% under load; 3 Ready pods after {:.0} s and {} records",
+        up.as_secs_f64(),
+        acked.len()
+    );
+    let idle_again = std::time::Instant::now();
+    eventually(
+        "the HPA back at minReplicas once the load stopped",
+        Duration::from_secs(240),
+        || async {
+            let pods = stream_pods(client).await;
+            let live: Vec<&Pod> = pods
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .collect();
+            (live.len() == 1 && is_ready(live[0])).then_some(())
+        },
+    )
+    .await;
+    eprintln!(
+        "HPA: back to 1 pod {:.0} s after the load stopped",
+        idle_again.elapsed().as_secs_f64()
+    );
+    acked
 }
 
 /// `status.delivery` reports the backlog (read from the pods' `/status`), drained to zero.
