@@ -1,6 +1,7 @@
 //! End to end on a real control plane (etcd + kube-apiserver built from their Go modules): the
-//! chart installed with real helm, the operator running with the chart's ServiceAccount, and the
-//! data plane started from exactly what the operator rendered.
+//! chart installed with real helm and the operator running with the chart's ServiceAccount. No
+//! node runs the pods here: Deployment status is written by the test (the quick layer); the
+//! pods running, probed and delivering is the cluster tests' ground (`tests/cluster`).
 
 use std::time::Duration;
 
@@ -14,9 +15,7 @@ use serde_json::json;
 use crds::DeliveryStream;
 use harness::controlplane::ControlPlane;
 use harness::operator_env as support;
-use support::{
-    Operator, delivered_keys, eventually, install_chart, operator_kubeconfig, start_rendered_pod,
-};
+use support::{Operator, eventually, install_chart, operator_kubeconfig};
 
 const NS: &str = "analytics";
 
@@ -92,16 +91,14 @@ fn config_hash(d: &Deployment) -> String {
 /// Namespace of the chart's release (and of the operator's ServiceAccount).
 const RELEASE_NS: &str = "hydrant-system";
 
-/// Starts operators as the chart's ServiceAccount, each reading delivery health from pods'
-/// `/status` on the same port (the rendered pod's).
+/// Starts operators as the chart's ServiceAccount.
 struct OperatorLauncher {
     kubeconfig: std::path::PathBuf,
-    pod_status_port: u16,
 }
 
 impl OperatorLauncher {
     fn start(&self, identity: &str) -> Operator {
-        Operator::start_polling(&self.kubeconfig, RELEASE_NS, identity, self.pod_status_port)
+        Operator::start(&self.kubeconfig, RELEASE_NS, identity)
     }
 }
 
@@ -120,7 +117,6 @@ async fn operator_on_a_real_control_plane() {
     // The operator, as the chart's ServiceAccount: a missing RBAC rule fails this test.
     let launcher = OperatorLauncher {
         kubeconfig: operator_kubeconfig(&cp, &admin, RELEASE_NS, &sa).await,
-        pod_status_port: support::free_port(),
     };
     let mut op_a = launcher.start("op-a");
     eventually("op-a leads", Duration::from_secs(30), || async {
@@ -133,7 +129,6 @@ async fn operator_on_a_real_control_plane() {
     let after_spec = a_spec_change_rolls_the_pods(&admin, &moto).await;
     a_secret_change_rolls_the_pods(&admin, &after_spec).await;
     an_unworkable_spec_is_creating_failed(&admin).await;
-    the_rendered_pod_delivers_and_reports_health(&admin, &moto, launcher.pod_status_port).await;
     a_steady_cluster_costs_no_writes(&admin, &op_a).await;
     let mut op_b = an_operator_restart_costs_no_writes(&launcher, &mut op_a).await;
     let mut op_c =
@@ -398,89 +393,6 @@ async fn an_unworkable_spec_is_creating_failed(admin: &kube::Client) {
         "{}",
         degraded.message
     );
-}
-
-/// Round trip: the pod the operator rendered actually runs and delivers, and the operator reads
-/// its /status into the stream's delivery health (a Pod object plays the kubelet's report).
-async fn the_rendered_pod_delivers_and_reports_health(
-    admin: &kube::Client,
-    moto: &support::moto::Moto,
-    pod_status_port: u16,
-) {
-    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
-    moto.create_bucket("e2e-bucket").await;
-    let mut pod = start_rendered_pod(admin, NS, "clicks", pod_status_port).await;
-    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(admin.clone(), NS);
-    report_a_running_pod(&pods).await;
-    pod.put_and_deliver(10).await;
-    touch_clicks(&streams, 1).await;
-    let health = eventually(
-        "delivery health from the pod",
-        Duration::from_secs(40),
-        || async {
-            let d = streams.get("clicks").await.ok()?.status?.delivery?;
-            (d.backlog_records == 0 && d.last_success_time.is_some()).then_some(d)
-        },
-    )
-    .await;
-    assert_eq!(health.last_error, None);
-    pod.stop();
-    let delivered = delivered_keys(admin, NS, "clicks", moto, 10).await;
-    assert!(
-        delivered.iter().any(|k| k.contains("clicks-2-")),
-        "object names carry versionId 2: {delivered:?}"
-    );
-    pods.delete("clicks-0", &DeleteParams::default())
-        .await
-        .expect("delete pod");
-    touch_clicks(&streams, 2).await;
-    eventually(
-        "health cleared without pods",
-        Duration::from_secs(40),
-        || async {
-            let s = streams.get("clicks").await.ok()?;
-            s.status?.delivery.is_none().then_some(())
-        },
-    )
-    .await;
-}
-
-/// What the kubelet would report for the rendered pod: a Pod of `clicks`, Running on 127.0.0.1
-/// (where the rendered pod's /status listens).
-async fn report_a_running_pod(pods: &Api<k8s_openapi::api::core::v1::Pod>) {
-    pods.create(
-        &PostParams::default(),
-        &serde_json::from_value(json!({
-            "metadata": {"name": "clicks-0", "labels": {
-                "app.kubernetes.io/name": "hydrant",
-                "app.kubernetes.io/instance": "clicks",
-                "app.kubernetes.io/component": "dataplane",
-            }},
-            "spec": {"containers": [{"name": "hydrant", "image": "hydrant"}]},
-        }))
-        .expect("pod"),
-    )
-    .await
-    .expect("create pod");
-    pods.patch_status(
-        "clicks-0",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"phase": "Running", "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}]}})),
-    )
-    .await
-    .expect("pod status");
-}
-
-/// A metadata-only change to `clicks`, so the operator reconciles it (and polls its pods) now.
-async fn touch_clicks(streams: &Api<DeliveryStream>, n: u32) {
-    streams
-        .patch(
-            "clicks",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"e2e/touch": n.to_string()}}})),
-        )
-        .await
-        .expect("touch");
 }
 
 /// Steady state: no writes.

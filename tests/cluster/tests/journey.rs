@@ -48,13 +48,21 @@ async fn the_users_journey_on_a_real_node() {
     kubectl_scale_changes_the_pod_count(&node, &client).await;
     let mut acked = acked;
     acked.extend(a_killed_container_restarts_and_loses_nothing(&node, &client, &endpoint).await);
+    let first_version = version_id(&client).await;
     acked.extend(
         a_spec_change_rolls_the_pods_while_producers_write(&node, &client, &endpoint).await,
     );
+    let second_version = version_id(&client).await;
+    assert_ne!(
+        first_version, second_version,
+        "a spec change is a new version"
+    );
     a_secret_change_rolls_the_pods(&node, &client).await;
     acked.extend(an_hpa_scales_the_pods_on_their_cpu(&node, &client, &endpoint).await);
-    every_acknowledged_record_is_in_the_bucket(&moto, &acked).await;
+    let keys = every_acknowledged_record_is_in_the_bucket(&moto, &acked).await;
+    object_names_carry_each_version(&keys, &[first_version, second_version]);
     the_status_shows_the_backlog_drained(&client).await;
+    scaled_to_zero_the_status_has_no_delivery_health(&node, &client).await;
     deletion_drains_through_the_finalizer(&node, &client).await;
 }
 
@@ -262,8 +270,8 @@ for b in range(5):
 "#;
 
 /// Every acknowledged record is in the bucket (gzip objects under `events/`), duplicates
-/// counted.
-async fn every_acknowledged_record_is_in_the_bucket(moto: &Moto, acked: &[String]) {
+/// counted. Returns the objects' keys.
+async fn every_acknowledged_record_is_in_the_bucket(moto: &Moto, acked: &[String]) -> Vec<String> {
     let want: BTreeSet<&str> = acked.iter().map(String::as_str).collect();
     let (lines, objects) = eventually(
         "every acknowledged record in the bucket",
@@ -277,15 +285,37 @@ async fn every_acknowledged_record_is_in_the_bucket(moto: &Moto, acked: &[String
                 }
             }
             let got: BTreeSet<&str> = lines.iter().map(String::as_str).collect();
-            want.is_subset(&got).then(|| (lines.clone(), objects.len()))
+            let keys: Vec<String> = objects.iter().map(|(k, _, _)| k.clone()).collect();
+            want.is_subset(&got).then(|| (lines.clone(), keys))
         },
     )
     .await;
     let duplicates = lines.len() - want.len();
     eprintln!(
-        "{} acknowledged records delivered in {objects} objects, {duplicates} duplicates",
-        want.len()
+        "{} acknowledged records delivered in {} objects, {duplicates} duplicates",
+        want.len(),
+        objects.len()
     );
+    objects
+}
+
+/// The stream's `status.versionId`.
+async fn version_id(client: &kube::Client) -> String {
+    let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
+    let status = streams.get(STREAM).await.expect("stream").status;
+    status.and_then(|s| s.version_id).expect("status.versionId")
+}
+
+/// Objects are named `<stream>-<versionId>-<time>-<uuid>` by the pods of the version that wrote
+/// them: the first version's and the rolled-out one's both appear.
+fn object_names_carry_each_version(keys: &[String], versions: &[String]) {
+    for version in versions {
+        let name = format!("/{STREAM}-{version}-");
+        assert!(
+            keys.iter().any(|k| k.contains(&name)),
+            "an object named by version {version}: {keys:?}"
+        );
+    }
 }
 
 fn gunzip_lines(bytes: &[u8]) -> Vec<String> {
@@ -579,6 +609,35 @@ async fn the_status_shows_the_backlog_drained(client: &kube::Client) {
     )
     .await;
     eprintln!("status.delivery: {delivery:?}");
+}
+
+/// Back to `spec.replicas`, at zero: the HPA goes, the pods drain and go, and with no pod to
+/// read the status drops its delivery health instead of keeping a stale one.
+async fn scaled_to_zero_the_status_has_no_delivery_health(node: &Node, client: &kube::Client) {
+    let patch = r#"{"spec":{"autoscaling":null,"replicas":0}}"#;
+    node.kubectl_ok(&[
+        "-n",
+        STREAM_NS,
+        "patch",
+        "dstream",
+        STREAM,
+        "--type=merge",
+        "-p",
+        patch,
+    ]);
+    let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), STREAM_NS);
+    eventually(
+        "no pods, no HPA, no delivery health",
+        Duration::from_secs(120),
+        || async {
+            let status = streams.get(STREAM).await.ok()?.status?;
+            let no_hpa = hpas.get_opt(STREAM).await.ok()?.is_none();
+            let no_pods = stream_pods(client).await.is_empty();
+            (no_pods && no_hpa && status.delivery.is_none()).then_some(())
+        },
+    )
+    .await;
 }
 
 /// `kubectl delete` of the stream: DELETING while its pods drain, then gone with its children.

@@ -8,8 +8,8 @@
 //!   service; [`sinks`] and [`objects`] put records and read back what arrived, [`processing`]
 //!   builds the processing tests' streams;
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
-//!   operator process, and a kubelet stand-in running what the operator rendered); [`node`], a
-//!   real single-node cluster in a network namespace, with the images built here.
+//!   operator process, tokens); [`node`], a real single-node cluster in a network namespace,
+//!   with the images built here.
 //!
 //! Being a library rather than files each test includes, it is compiled once, and it cannot use
 //! what cargo gives only to a test target: see [`bin_path`] and [`workspace_root`].
