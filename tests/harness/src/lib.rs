@@ -9,7 +9,8 @@
 //!   builds the processing tests' streams;
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, and a kubelet stand-in running what the operator rendered); [`node`], a
-//!   real single-node cluster in a network namespace, with the images built here.
+//!   real single-node cluster in a network namespace, with the images built here; [`netns`]
+//!   starts servers inside that namespace, where its pods reach them.
 //!
 //! Being a library rather than files each test includes, it is compiled once, and it cannot use
 //! what cargo gives only to a test target: see [`bin_path`] and [`workspace_root`].
@@ -17,6 +18,7 @@
 pub mod controlplane;
 mod hydrant;
 pub mod moto;
+pub mod netns;
 pub mod node;
 pub mod objects;
 pub mod opensearch;
