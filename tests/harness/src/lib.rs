@@ -5,8 +5,9 @@
 //! - the data plane: [`Hydrant`] (a running `hydrant run`), manifests and metrics at the root;
 //! - destination servers: [`moto`] (S3), [`opensearch`], [`postgres`], [`splunk`] (HEC), a TLS
 //!   receiver in [`tls`], a cuttable TCP [`proxy`], a Lambda-compatible [`transformation`]
-//!   service; [`sinks`] and [`objects`] put records and read back what arrived, [`processing`]
-//!   builds the processing tests' streams;
+//!   service, an HTTP endpoint receiver ([`http_receiver`]) and a TLS front for plain servers
+//!   ([`tls_front`]); [`sinks`] and [`objects`] put records and read back what arrived,
+//!   [`processing`] builds the processing tests' streams;
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, and a kubelet stand-in running what the operator rendered); [`node`], a
 //!   real single-node cluster in a network namespace, with the images built here; [`netns`]
@@ -16,6 +17,7 @@
 //! what cargo gives only to a test target: see [`bin_path`] and [`workspace_root`].
 
 pub mod controlplane;
+pub mod http_receiver;
 mod hydrant;
 pub mod moto;
 pub mod netns;
@@ -29,6 +31,7 @@ pub mod proxy;
 pub mod sinks;
 pub mod splunk;
 pub mod tls;
+pub mod tls_front;
 pub mod transformation;
 
 use std::net::TcpListener;
