@@ -148,8 +148,10 @@ impl SplunkHec {
     /// The body of every event received, as text (string bodies) or JSON text.
     pub fn events(&self) -> Vec<String> {
         let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        // A line still being written (no newline after it yet) is read next time.
+        let written = text.rfind('\n').map_or("", |end| &text[..=end]);
         let mut out = Vec::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        for line in written.lines().filter(|l| !l.trim().is_empty()) {
             let v: Value = serde_json::from_str(line).expect("exporter line is JSON");
             for rl in v["resourceLogs"].as_array().into_iter().flatten() {
                 for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
