@@ -10,12 +10,14 @@
 //!   [`processing`] builds the processing tests' streams;
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, and a kubelet stand-in running what the operator rendered); [`node`], a
-//!   real single-node cluster in a network namespace, with the images built here; [`netns`]
+//!   real single-node cluster in a network namespace, with the images built here, and what
+//!   users do on it ([`cluster`]: helm, kubectl, an ACTIVE stream); [`netns`]
 //!   starts servers inside that namespace, where its pods reach them.
 //!
 //! Being a library rather than files each test includes, it is compiled once, and it cannot use
 //! what cargo gives only to a test target: see [`bin_path`] and [`workspace_root`].
 
+pub mod cluster;
 pub mod controlplane;
 pub mod http_receiver;
 mod hydrant;
