@@ -110,8 +110,8 @@ pub async fn active_endpoint(
     (endpoint, started.elapsed())
 }
 
-/// The names of the stream's data-plane pods.
-pub async fn stream_pods(client: &kube::Client, namespace: &str, stream: &str) -> Vec<String> {
+/// The stream's data-plane pods.
+pub async fn stream_pods(client: &kube::Client, namespace: &str, stream: &str) -> Vec<Pod> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let labels =
         format!("app.kubernetes.io/instance={stream},app.kubernetes.io/component=dataplane");
@@ -119,7 +119,14 @@ pub async fn stream_pods(client: &kube::Client, namespace: &str, stream: &str) -
         .await
         .expect("list the stream's pods")
         .items
-        .into_iter()
-        .filter_map(|p| p.metadata.name)
-        .collect()
+}
+
+/// A pod's name and how often its containers restarted.
+pub fn name_and_restarts(pod: &Pod) -> (String, i32) {
+    let restarts = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map_or(0, |c| c.iter().map(|c| c.restart_count).sum());
+    (pod.metadata.name.clone().unwrap_or_default(), restarts)
 }
