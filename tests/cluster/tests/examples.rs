@@ -2,20 +2,23 @@
 //! on a real single-node cluster (as in `journey.rs`, which covers `examples/s3.yaml`): the
 //! chart installed with helm, each example's namespace under the restricted Pod Security level,
 //! the Secrets its header comment lists and its manifest applied with kubectl, the stream
-//! ACTIVE from its real Deployment, records put with aws-sdk-firehose through `status.endpoint`,
-//! and every acknowledged record at the destination:
+//! ACTIVE from its real Deployment, records put with aws-sdk-firehose or boto3 through
+//! `status.endpoint`, and every acknowledged record at the destination:
 //!
 //! - `opensearch.yaml`: documents in the daily index of an OpenSearch node;
 //! - `postgresql.yaml`: rows in PostgreSQL's table, over TLS checked against the Secret's CA;
 //! - `splunk.yaml`: events at the OpenTelemetry Collector's Splunk HEC receiver, over TLS;
 //! - `http-endpoint.yaml`: requests at an HTTP endpoint receiver, with the access key and the
 //!   common attributes, and the AllData backup in the bucket;
-//! - `transformation.yaml`: objects in the bucket as the Lambda-compatible service made them.
+//! - `transformation.yaml`: objects in the bucket as the Lambda-compatible service made them;
+//! - `partitioning.yaml`: objects per customer and year, each holding only its own records;
+//! - `parquet.yaml`: Parquet objects that pyarrow reads back, row by row.
 //!
 //! Every server runs inside the node's network namespace, where pods reach it on the node's IP;
-//! each manifest is the example's file with only its server addresses and intervals rewritten.
-//! Not here: `redshift.yaml` (it needs Redshift), `quickstart.yaml` (a local directory, which
-//! the operator refuses in a cluster), and, for now, `parquet.yaml` and `partitioning.yaml`.
+//! each manifest is the example's file with only its server addresses and intervals (and, for
+//! the node's size, one replica count) rewritten (`examples/manifests.rs`). Not here:
+//! `redshift.yaml` (it needs Redshift) and `quickstart.yaml` (a local directory, which the
+//! operator refuses in a cluster).
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -23,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use destinations::{
     documents_in_the_index, events_at_the_hec, nothing_in_the_error_outputs,
-    requests_at_the_endpoint, rows_in_the_table, transformed_objects_in_the_bucket,
+    parquet_objects_in_the_bucket, partitioned_objects_in_the_bucket, requests_at_the_endpoint,
+    rows_in_the_table, transformed_objects_in_the_bucket,
 };
 use harness::cluster;
 use harness::http_receiver::HttpReceiver;
@@ -34,10 +38,14 @@ use harness::postgres::Postgres;
 use harness::splunk::SplunkHec;
 use harness::tls_front::TlsFront;
 use harness::transformation::{Mode, Service};
+use manifests::{EXAMPLES, Example, Producer, literal};
 
-// The checks per destination, in a directory cargo does not take for a test of its own.
+// The examples and the checks per destination, in a directory cargo does not take for a test
+// of its own.
 #[path = "examples/destinations.rs"]
 mod destinations;
+#[path = "examples/manifests.rs"]
+mod manifests;
 
 const RELEASE_NS: &str = "hydrant-system";
 /// Records each producer puts.
@@ -52,77 +60,6 @@ const ENRICHER_TOKEN: &str = "enricher-token";
 const PG_PASSWORD: &str = "orders-db-password";
 /// How long delivery may take once the records are acknowledged.
 const DELIVERY: Duration = Duration::from_secs(90);
-
-/// One example as the test deploys it.
-struct Example {
-    /// Its file under `examples/`.
-    file: &'static str,
-    /// Its namespace and stream, as the file names them.
-    namespace: &'static str,
-    stream: &'static str,
-    /// The producer's record ids are `<prefix>-<i>`, its records `template` (firehose-put's
-    /// TEMPLATE) with the id in: the shape the destination needs.
-    prefix: &'static str,
-    template: &'static str,
-    /// The Secrets its header comment lists (besides `s3-writer`) and its rewrites.
-    setup: fn(&Node, &Servers) -> Setup,
-}
-
-struct Setup {
-    /// Secret name and kubectl sources (`--from-literal=...`, `--from-file=...`).
-    secrets: Vec<(&'static str, Vec<String>)>,
-    /// `(text in the example, replacement)`.
-    rewrites: Vec<(&'static str, String)>,
-}
-
-const OPENSEARCH: Example = Example {
-    file: "opensearch.yaml",
-    namespace: "logging",
-    stream: "app-logs",
-    prefix: "log",
-    template: r#"{"id":"{id}","level":"info","message":"request {i} served"}"#,
-    setup: opensearch_setup,
-};
-const POSTGRESQL: Example = Example {
-    file: "postgresql.yaml",
-    namespace: "shop",
-    stream: "orders",
-    prefix: "order",
-    template: r#"{"order_id":"{id}","customer_id":{i},"amount":19.99,"currency":"EUR","created_at":"2026-01-02T03:04:05Z","items":[{"sku":"sku-{i}","qty":2}]}"#,
-    setup: postgresql_setup,
-};
-const SPLUNK: Example = Example {
-    file: "splunk.yaml",
-    namespace: "security",
-    stream: "audit-events",
-    prefix: "audit",
-    // Raw events are lines and the stream appends the line break.
-    template: "{id}",
-    setup: splunk_setup,
-};
-const HTTP_ENDPOINT: Example = Example {
-    file: "http-endpoint.yaml",
-    namespace: "observability",
-    stream: "metrics-export",
-    prefix: "metric",
-    template: "{id}",
-    setup: http_endpoint_setup,
-};
-const TRANSFORMATION: Example = Example {
-    file: "transformation.yaml",
-    namespace: "analytics",
-    stream: "orders-enriched",
-    prefix: "purchase",
-    template: "{id}",
-    setup: transformation_setup,
-};
-const EXAMPLES: [&Example; 5] = [
-    &OPENSEARCH,
-    &POSTGRESQL,
-    &SPLUNK,
-    &HTTP_ENDPOINT,
-    &TRANSFORMATION,
-];
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_example_delivers_on_a_real_node() {
@@ -141,10 +78,11 @@ async fn every_example_delivers_on_a_real_node() {
     let servers = Servers::start(&node).await;
 
     let applied = Instant::now();
+    namespaces(&node);
     std::thread::scope(|s| {
         for example in EXAMPLES {
             let (node, servers) = (&node, &servers);
-            s.spawn(move || deploy(node, servers, example));
+            s.spawn(move || deploy(servers, node, example));
         }
     });
     eprintln!(
@@ -169,8 +107,8 @@ async fn every_example_delivers_on_a_real_node() {
         put.elapsed().as_secs_f64()
     );
 
-    let [os, pg, hec, http, xform] = &acked[..] else {
-        unreachable!("five examples")
+    let [os, pg, hec, http, xform, parts, pq] = &acked[..] else {
+        unreachable!("seven examples")
     };
     tokio::join!(
         documents_in_the_index(&servers.opensearch, os, put),
@@ -178,6 +116,8 @@ async fn every_example_delivers_on_a_real_node() {
         events_at_the_hec(&servers.hec, hec, put),
         requests_at_the_endpoint(&servers, http, put),
         transformed_objects_in_the_bucket(&servers, xform, put),
+        partitioned_objects_in_the_bucket(&servers.moto, parts, put),
+        parquet_objects_in_the_bucket(&servers.moto, pq, put),
     );
     nothing_in_the_error_outputs(&servers.moto).await;
     eprintln!(
@@ -225,6 +165,8 @@ impl Servers {
             "audit-events-failed",
             "metrics-export-backup",
             "orders-enriched",
+            "clickstream-partitioned",
+            "shop-lake",
         ] {
             moto.create_bucket(bucket).await;
         }
@@ -280,145 +222,30 @@ impl Servers {
     }
 }
 
-// Each example's Secrets and rewrites. Common to all: the S3 endpoint (error output, backup,
-// output) becomes the moto server's, and the buffering interval 1 s, so the test waits seconds
-// rather than the minutes the examples buffer for.
-
-fn opensearch_setup(_: &Node, s: &Servers) -> Setup {
-    Setup {
-        secrets: vec![
-            // The node has no security plugin: it takes any credentials.
-            (
-                "opensearch-writer",
-                vec![literal("username", "writer"), literal("password", "pw")],
-            ),
-            ("opensearch-ca", vec![file("ca.crt", &s.ca())]),
-        ],
-        rewrites: vec![
-            // The OpenSearch node, through its TLS front on the node's IP.
-            (
-                "https://opensearch-cluster-master.logging.svc:9200",
-                format!("https://{}:{}", s.ip, s.opensearch_tls.port),
-            ),
-            ("http://seaweedfs.storage.svc:8333", s.s3()),
-            (
-                "intervalInSeconds: 30  # 0-900",
-                "intervalInSeconds: 1  # 0-900".to_owned(),
-            ),
-        ],
-    }
+/// The examples' namespaces (restricted), each with the `s3-writer` Secret every example lists
+/// (moto takes any keys); two examples may share one.
+fn namespaces(node: &Node) {
+    let mut names: Vec<&str> = EXAMPLES.iter().map(|e| e.namespace).collect();
+    names.sort();
+    names.dedup();
+    std::thread::scope(|s| {
+        for ns in names {
+            s.spawn(move || {
+                cluster::restricted_namespace(node, ns);
+                let s3 = [
+                    literal("accessKeyId", "test"),
+                    literal("secretAccessKey", "test"),
+                ];
+                cluster::secret(node, ns, "s3-writer", &s3);
+            });
+        }
+    });
 }
 
-fn postgresql_setup(_: &Node, s: &Servers) -> Setup {
-    // The database's address is in the Secret: the manifest names no server of its own.
-    let db = vec![
-        literal("host", &s.ip),
-        literal("port", &s.postgres.port.to_string()),
-        literal("dbname", "shop"),
-        literal("user", "postgres"),
-        literal("password", PG_PASSWORD),
-        literal("sslmode", "verify-full"),
-        file("sslrootcert", &s.ca()),
-    ];
-    Setup {
-        secrets: vec![("orders-db", db)],
-        rewrites: vec![
-            ("http://seaweedfs.storage.svc:8333", s.s3()),
-            (
-                "intervalInSeconds: 30  # 0-900",
-                "intervalInSeconds: 1  # 0-900".to_owned(),
-            ),
-        ],
-    }
-}
-
-fn splunk_setup(_: &Node, s: &Servers) -> Setup {
-    Setup {
-        secrets: vec![
-            ("splunk-hec-token", vec![literal("token", HEC_TOKEN)]),
-            ("splunk-ca", vec![file("ca.crt", &s.ca())]),
-        ],
-        rewrites: vec![
-            // The HEC receiver, over TLS on the node's IP.
-            (
-                "https://splunk-hec.splunk.svc:8088",
-                format!("https://{}:{}", s.ip, s.hec.port),
-            ),
-            ("http://seaweedfs.storage.svc:8333", s.s3()),
-            (
-                "intervalInSeconds: 30  # 0-60",
-                "intervalInSeconds: 1  # 0-60".to_owned(),
-            ),
-        ],
-    }
-}
-
-fn http_endpoint_setup(_: &Node, s: &Servers) -> Setup {
-    Setup {
-        secrets: vec![(
-            "firehose-receiver-key",
-            vec![literal("accessKey", RECEIVER_KEY)],
-        )],
-        rewrites: vec![
-            // The receiver on the node's IP; the example's path is kept.
-            (
-                "http://firehose-receiver.observability.svc:8080/v1/firehose",
-                format!("http://{}:{}/v1/firehose", s.ip, s.receiver.addr.port()),
-            ),
-            ("http://seaweedfs.storage.svc:8333", s.s3()),
-            (
-                "intervalInSeconds: 60  # 0-900",
-                "intervalInSeconds: 1  # 0-900".to_owned(),
-            ),
-        ],
-    }
-}
-
-fn transformation_setup(_: &Node, s: &Servers) -> Setup {
-    Setup {
-        secrets: vec![(
-            "order-enricher-token",
-            vec![literal("token", ENRICHER_TOKEN)],
-        )],
-        rewrites: vec![
-            ("http://seaweedfs.storage:8333", s.s3()),
-            // The transformation service on the node's IP; the example's path is kept.
-            (
-                "http://order-enricher.analytics.svc:8080/firehose",
-                format!("http://{}:{}/firehose", s.ip, s.enricher.addr.port()),
-            ),
-            (
-                "intervalInSeconds: 60\n",
-                "intervalInSeconds: 1\n".to_owned(),
-            ),
-            // The Lambda processor's own buffer would hold records up to a minute too.
-            (
-                "bufferIntervalInSeconds: 60 ",
-                "bufferIntervalInSeconds: 1 ".to_owned(),
-            ),
-        ],
-    }
-}
-
-fn literal(key: &str, value: &str) -> String {
-    format!("--from-literal={key}={value}")
-}
-
-fn file(key: &str, path: &str) -> String {
-    format!("--from-file={key}={path}")
-}
-
-/// The example's namespace (restricted), the `s3-writer` Secret every example lists (moto
-/// takes any keys), its own Secrets, and its manifest, rewritten, applied with kubectl.
-fn deploy(node: &Node, servers: &Servers, example: &Example) {
-    let setup = (example.setup)(node, servers);
+/// The example's own Secrets, and its manifest, rewritten, applied with kubectl.
+fn deploy(servers: &Servers, node: &Node, example: &Example) {
+    let setup = (example.setup)(servers);
     let ns = example.namespace;
-    cluster::restricted_namespace(node, ns);
-    let s3 = vec![
-        literal("accessKeyId", "test"),
-        literal("secretAccessKey", "test"),
-    ];
-    cluster::secret(node, ns, "s3-writer", &s3);
     for (name, sources) in &setup.secrets {
         cluster::secret(node, ns, name, sources);
     }
@@ -461,19 +288,37 @@ async fn active(client: &kube::Client, example: &Example, applied: Instant) -> S
     endpoint
 }
 
-/// The aws-sdk-firehose producer (`firehose-put`) inside the cluster's network namespace,
-/// putting the example's records to its endpoint; started, not waited for.
+/// The example's producer inside the cluster's network namespace, putting [`RECORDS`] records
+/// to its endpoint; started, not waited for.
 fn producer(node: &Node, endpoint: &str, example: &Example) -> Child {
     let count = RECORDS.to_string();
-    node.in_netns(Path::new(env!("CARGO_BIN_EXE_firehose-put")))
+    let mut command = match example.producer {
+        Producer::Sdk(template) => {
+            let mut c = node.in_netns(Path::new(env!("CARGO_BIN_EXE_firehose-put")));
+            c.args([endpoint, example.stream, example.prefix, &count, template]);
+            c
+        }
+        Producer::Boto3(script) => {
+            let mut c = node.in_netns(Path::new("python3"));
+            c.args([
+                "-c",
+                script,
+                endpoint,
+                example.stream,
+                example.prefix,
+                &count,
+            ]);
+            c
+        }
+    };
+    // The examples do not verify signatures (no ingest.auth): any keys sign.
+    command
         .env("AWS_ACCESS_KEY_ID", "AKIDPRODUCER")
         .env("AWS_SECRET_ACCESS_KEY", "producer-secret")
-        .args([endpoint, example.stream, example.prefix, &count])
-        .arg(example.template)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start firehose-put")
+        .expect("start the producer")
 }
 
 /// The ids the producer printed as acknowledged, which must be all of them.
@@ -481,10 +326,10 @@ async fn acknowledged(example: &Example, child: Child) -> Vec<String> {
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .expect("join")
-        .expect("firehose-put");
+        .expect("the producer");
     assert!(
         out.status.success(),
-        "firehose-put to {}: {}",
+        "the producer for {}: {}",
         example.stream,
         String::from_utf8_lossy(&out.stderr)
     );

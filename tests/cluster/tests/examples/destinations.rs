@@ -10,7 +10,7 @@ use harness::opensearch::OpenSearch;
 use harness::operator_env::eventually;
 use harness::postgres::Postgres;
 use harness::splunk::SplunkHec;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{DELIVERY, ENRICHER_TOKEN, RECEIVER_KEY, Servers};
 
@@ -187,6 +187,120 @@ pub async fn transformed_objects_in_the_bucket(servers: &Servers, acked: &[Strin
     report(&what, acked, lines, duplicates, put);
 }
 
+/// `clickstream-by-customer`: objects under `customer_id=<id>/year=<yyyy>/` (the JQ query's
+/// keys), each holding only records of its partition: seven customers over two years.
+pub async fn partitioned_objects_in_the_bucket(moto: &Moto, acked: &[String], put: Instant) {
+    let (ids, partitions, duplicates) = eventually(
+        "every acknowledged click in its partition",
+        DELIVERY,
+        || async {
+            let mut ids = Vec::new();
+            let mut partitions = BTreeSet::new();
+            for (key, bytes, _) in moto.objects("clickstream-partitioned").await {
+                if key.starts_with("errors/") {
+                    continue; // nothing_in_the_error_outputs reports it
+                }
+                let mut parts = key.splitn(3, '/');
+                let partition = (parts.next(), parts.next());
+                let (Some(customer), Some(year)) = partition else {
+                    panic!("{key}: not under a partition's prefix");
+                };
+                partitions.insert(format!("{customer}/{year}"));
+                for line in objects::lines(&objects::decode(&key, &bytes)) {
+                    let click: Value = serde_json::from_str(&line).expect("a click is JSON");
+                    let event_time = click["event_time"].as_str().unwrap_or_default();
+                    assert_eq!(customer, format!("customer_id={}", click["customer_id"]));
+                    assert_eq!(year, format!("year={}", event_time.get(..4).unwrap_or("")));
+                    ids.push(click["id"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            let duplicates = complete("partitioning", acked, &ids)?;
+            Some((ids.len(), partitions, duplicates))
+        },
+    )
+    .await;
+    assert_eq!(partitions.len(), 14, "{partitions:?}");
+    let what = format!("partitioning ({} partitions)", partitions.len());
+    report(&what, acked, ids, duplicates, put);
+}
+
+/// `orders-parquet`: Parquet objects under `orders-parquet/` that pyarrow reads, a row per
+/// record with each JSON key (matched without regard to case) in its column.
+pub async fn parquet_objects_in_the_bucket(moto: &Moto, acked: &[String], put: Instant) {
+    let (rows, duplicates) = eventually(
+        "every acknowledged order in a Parquet object",
+        DELIVERY,
+        || async {
+            let objects: Vec<(String, Vec<u8>)> = moto
+                .objects("shop-lake")
+                .await
+                .into_iter()
+                .filter(|(key, _, _)| key.starts_with("orders-parquet/"))
+                .map(|(key, bytes, _)| (key, bytes))
+                .collect();
+            let rows = read_parquet(&objects);
+            let ids: Vec<String> = rows
+                .iter()
+                .map(|r| r["order_id"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            let duplicates = complete("Parquet", acked, &ids)?;
+            Some((rows, duplicates))
+        },
+    )
+    .await;
+    for row in &rows {
+        let customer = &row["customer_id"];
+        assert_eq!(row["order_id"], format!("pq-{customer}"), "{row}");
+        assert_eq!(row["total"], "12.50", "{row}");
+        assert_eq!(row["currency"], "EUR", "{row}");
+        assert!(row["created_at"].is_string(), "{row}");
+        let items = json!([{"sku": format!("sku-{customer}"), "qty": 1}]);
+        assert_eq!(row["items"], items, "{row}");
+        assert_eq!(row["attributes"], json!([["channel", "web"]]), "{row}");
+    }
+    report(
+        "Parquet orders-parquet/",
+        acked,
+        rows.len(),
+        duplicates,
+        put,
+    );
+}
+
+/// Every row of the Parquet `objects` as pyarrow reads them (an independent reader), as JSON
+/// (decimals and timestamps as text).
+fn read_parquet(objects: &[(String, Vec<u8>)]) -> Vec<Value> {
+    if objects.is_empty() {
+        return Vec::new();
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    for (i, (key, bytes)) in objects.iter().enumerate() {
+        assert!(key.ends_with(".parquet"), "{key}");
+        let file = dir.path().join(format!("{i}.parquet"));
+        std::fs::write(&file, bytes).expect("write the object");
+        files.push(file);
+    }
+    let script = "import json, sys, pyarrow.parquet as pq
+for path in sys.argv[1:]:
+    for row in pq.read_table(path).to_pylist():
+        print(json.dumps(row, default=str))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .args(&files)
+        .output()
+        .expect("python3 (pip install pyarrow)");
+    assert!(
+        out.status.success(),
+        "pyarrow: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a row as JSON"))
+        .collect()
+}
+
 /// The records in the objects under `prefix`, decompressed, one per line.
 async fn bucket_lines(moto: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
     let mut lines = Vec::new();
@@ -206,6 +320,8 @@ pub async fn nothing_in_the_error_outputs(moto: &Moto) {
         ("audit-events-failed", ""),
         ("metrics-export-backup", "errors/"),
         ("orders-enriched", "errors/"),
+        ("clickstream-partitioned", "errors/"),
+        ("shop-lake", "errors/"),
     ] {
         let keys: Vec<String> = moto
             .objects(bucket)
