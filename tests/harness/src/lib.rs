@@ -5,18 +5,23 @@
 //! - the data plane: [`Hydrant`] (a running `hydrant run`), manifests and metrics at the root;
 //! - destination servers: [`moto`] (S3), [`opensearch`], [`postgres`], [`splunk`] (HEC), a TLS
 //!   receiver in [`tls`], a cuttable TCP [`proxy`], a Lambda-compatible [`transformation`]
-//!   service; [`sinks`] and [`objects`] put records and read back what arrived, [`processing`]
-//!   builds the processing tests' streams;
+//!   service, an HTTP endpoint receiver ([`http_receiver`]) and a TLS front for plain servers
+//!   ([`tls_front`]); [`sinks`] and [`objects`] put records and read back what arrived,
+//!   [`processing`] builds the processing tests' streams;
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, tokens); [`node`], a real single-node cluster in a network namespace,
-//!   with the images built here.
+//!   with the images built here, and what users do on it ([`cluster`]: helm, kubectl, an
+//!   ACTIVE stream); [`netns`] starts servers inside that namespace, where its pods reach them.
 //!
 //! Being a library rather than files each test includes, it is compiled once, and it cannot use
 //! what cargo gives only to a test target: see [`bin_path`] and [`workspace_root`].
 
+pub mod cluster;
 pub mod controlplane;
+pub mod http_receiver;
 mod hydrant;
 pub mod moto;
+pub mod netns;
 pub mod node;
 pub mod objects;
 pub mod opensearch;
@@ -27,6 +32,7 @@ pub mod proxy;
 pub mod sinks;
 pub mod splunk;
 pub mod tls;
+pub mod tls_front;
 pub mod transformation;
 
 use std::net::TcpListener;

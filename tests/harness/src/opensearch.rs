@@ -1,6 +1,7 @@
 //! A real OpenSearch 2.19 node (tests/opensearch: Maven Central jars run by a small launcher) on
-//! 127.0.0.1 with a temporary data directory. `HYDRANT_TEST_OPENSEARCH` names the built launcher
-//! directory; without it, `tests/opensearch/build.sh` builds (or finds) it.
+//! 127.0.0.1, or inside a network namespace, with a temporary data directory.
+//! `HYDRANT_TEST_OPENSEARCH` names the built launcher directory; without it,
+//! `tests/opensearch/build.sh` builds (or finds) it.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -43,8 +44,34 @@ impl OpenSearch {
     /// Starts a node; `extra` are launcher options such as `--write-queue-size 1`.
     pub async fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tmp");
-        let launcher = launcher_dir();
-        let mut child = Command::new(launcher.join("run.sh"))
+        let command = Command::new(launcher_dir().join("run.sh"));
+        Self::spawn(command, dir, extra, None).await
+    }
+
+    /// A node inside the network namespace `netns` (a test cluster's), its HTTP API on every
+    /// address there; `reach` is the namespace's address this process reaches it at (`url`).
+    ///
+    /// The launcher binds 127.0.0.1 only, which pods cannot reach; OpenSearch reads
+    /// `config/opensearch.yml` under its home (`<data-dir>/home`) before the launcher's own
+    /// settings, and `http.bind_host` there widens the HTTP binding alone (publishing and the
+    /// transport stay on 127.0.0.1).
+    pub async fn start_in_netns(netns: &str, reach: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = dir.path().join("home/config");
+        std::fs::create_dir_all(&config).expect("config dir");
+        std::fs::write(config.join("opensearch.yml"), "http.bind_host: 0.0.0.0\n")
+            .expect("opensearch.yml");
+        let command = crate::netns::command(netns, launcher_dir().join("run.sh"));
+        Self::spawn(command, dir, extra, Some(reach)).await
+    }
+
+    async fn spawn(
+        mut command: Command,
+        dir: tempfile::TempDir,
+        extra: &[&str],
+        reach: Option<&str>,
+    ) -> Self {
+        let mut child = command
             .args(["--http-port", "0", "--data-dir"])
             .arg(dir.path())
             .args(extra)
@@ -67,6 +94,11 @@ impl OpenSearch {
             .expect("OpenSearch ready within 120 s")
             .expect("reader")
             .expect("OpenSearch exited before it was ready");
+        // The launcher prints its loopback address; from outside the namespace it is `reach`.
+        let url = match reach {
+            Some(host) => url.replacen("127.0.0.1", host, 1),
+            None => url,
+        };
         Self {
             child,
             url,

@@ -1,4 +1,5 @@
-//! A real PostgreSQL server (Debian's package) on 127.0.0.1 with a temporary data directory.
+//! A real PostgreSQL server (Debian's package) on 127.0.0.1, or inside a network namespace, with
+//! a temporary data directory.
 //! Binaries: `HYDRANT_TEST_PG_BIN`, else the newest `/usr/lib/postgresql/<v>/bin`. As root, the
 //! server runs as the `postgres` user (PostgreSQL refuses root).
 
@@ -14,6 +15,8 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     tls: bool,
+    /// The network namespace it runs in (listening on every address there), if not the host's.
+    netns: Option<String>,
 }
 
 fn bin_dir() -> PathBuf {
@@ -44,29 +47,45 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// A command run as the server's user.
-fn command(program: PathBuf) -> Command {
-    if is_root() {
-        let mut c = Command::new("runuser");
-        c.arg("-u").arg("postgres").arg("--").arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
+/// A command run as the server's user, inside `netns` if given.
+fn command(program: PathBuf, netns: Option<&str>) -> Command {
+    let mut c = match (is_root(), netns) {
+        (true, Some(ns)) => crate::netns::command(ns, "runuser"),
+        (true, None) => Command::new("runuser"),
+        (false, Some(ns)) => return crate::netns::command(ns, program),
+        (false, None) => return Command::new(program),
+    };
+    c.arg("-u").arg("postgres").arg("--").arg(program);
+    c
 }
 
 impl Postgres {
     pub async fn start() -> Self {
-        Self::start_with(None).await
+        Self::start_with(None, None).await
     }
 
     /// A server that takes TCP connections only over TLS (`hostssl` in pg_hba.conf), with the
     /// certificate and key of `certs` (`server.crt`, `server.key`).
     pub async fn start_tls(certs: &std::path::Path) -> Self {
-        Self::start_with(Some(certs)).await
+        Self::start_with(Some(certs), None).await
     }
 
-    async fn start_with(certs: Option<&std::path::Path>) -> Self {
+    /// A server inside the network namespace `netns` (a test cluster's), listening on every
+    /// address there and taking TCP connections only over TLS (`certs` as for
+    /// [`Postgres::start_tls`]) with the superuser's `password` (scram-sha-256). The harness
+    /// still connects over the Unix socket, which is a file and so reachable from any namespace.
+    pub async fn start_tls_in_netns(certs: &std::path::Path, netns: &str, password: &str) -> Self {
+        let pg = Self::start_with(Some(certs), Some(netns)).await;
+        let quoted = password.replace('\'', "''");
+        pg.client("postgres")
+            .await
+            .batch_execute(&format!("ALTER ROLE postgres PASSWORD '{quoted}'"))
+            .await
+            .expect("set the password");
+        pg
+    }
+
+    async fn start_with(certs: Option<&std::path::Path>, netns: Option<&str>) -> Self {
         let bin = bin_dir();
         let dir = tempfile::tempdir().expect("tmp");
         if is_root() {
@@ -78,7 +97,7 @@ impl Postgres {
             assert!(ok.success(), "chown the data directory to postgres");
         }
         let data = dir.path().join("data");
-        let out = command(bin.join("initdb"))
+        let out = command(bin.join("initdb"), None)
             .arg("-D")
             .arg(&data)
             .args(["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
@@ -93,9 +112,13 @@ impl Postgres {
             for file in ["server.crt", "server.key"] {
                 std::fs::copy(certs.join(file), data.join(file)).expect("copy certificate");
             }
+            let tcp = match netns {
+                Some(_) => "hostssl all all 0.0.0.0/0 scram-sha-256",
+                None => "hostssl all all 127.0.0.1/32 trust",
+            };
             std::fs::write(
                 data.join("pg_hba.conf"),
-                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+                format!("local all all trust\n{tcp}\n"),
             )
             .expect("pg_hba.conf");
             if is_root() {
@@ -121,6 +144,7 @@ impl Postgres {
             dir,
             bin,
             tls: certs.is_some(),
+            netns: netns.map(str::to_owned),
         };
         pg.spawn();
         pg.wait_ready().await;
@@ -134,19 +158,18 @@ impl Postgres {
             .append(true)
             .open(self.dir.path().join("postgres.log"))
             .expect("log");
-        let child = command(self.bin.join("postgres"))
+        let listen = match self.netns {
+            Some(_) => "listen_addresses=*",
+            None => "listen_addresses=127.0.0.1",
+        };
+        let child = command(self.bin.join("postgres"), self.netns.as_deref())
             .arg("-D")
             .arg(&data)
             .arg("-p")
             .arg(self.port.to_string())
             .arg("-k")
             .arg(self.dir.path())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "max_connections=50",
-            ])
+            .args(["-c", listen, "-c", "max_connections=50"])
             .args(if self.tls {
                 &["-c", "ssl=on"][..]
             } else {

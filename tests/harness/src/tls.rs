@@ -1,6 +1,6 @@
-//! A throwaway CA and a server certificate for 127.0.0.1 (made with the `openssl` command), and
-//! a minimal HTTPS server answering Firehose HTTP endpoint requests: proof that a custom CA
-//! from a Secret is trusted, over real TLS.
+//! A throwaway CA and a server certificate for 127.0.0.1 or any other names (made with the
+//! `openssl` command), and a minimal HTTPS server answering Firehose HTTP endpoint requests:
+//! proof that a custom CA from a Secret is trusted, over real TLS.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,8 +12,14 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Writes `ca.crt`, `server.crt` and `server.key` into `dir`.
+/// Writes `ca.crt`, `server.crt` and `server.key` into `dir`, for 127.0.0.1 and localhost.
 pub fn make_certificates(dir: &Path) {
+    make_certificates_for(dir, &["IP:127.0.0.1", "DNS:localhost"]);
+}
+
+/// Writes `ca.crt`, `server.crt` and `server.key` into `dir`, the server's certificate naming
+/// `names` as openssl's subjectAltName entries (`IP:10.244.0.1`, `DNS:opensearch.logging.svc`).
+pub fn make_certificates_for(dir: &Path, names: &[&str]) {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -43,7 +49,10 @@ pub fn make_certificates(dir: &Path) {
     run(&csr);
     std::fs::write(
         dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        format!(
+            "subjectAltName={}\nbasicConstraints=CA:FALSE\n",
+            names.join(",")
+        ),
     )
     .expect("ext");
     run(&[
@@ -68,20 +77,7 @@ pub fn make_certificates(dir: &Path) {
 /// An HTTPS Firehose endpoint on 127.0.0.1 that answers every request with 200 and counts the
 /// records it received. Returns its URL.
 pub async fn https_receiver(dir: &Path, records: Arc<AtomicU64>) -> String {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.crt"))
-        .expect("cert file")
-        .collect::<Result<_, _>>()
-        .expect("certs");
-    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("key");
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocols")
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .expect("server config");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = acceptor(dir);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -117,6 +113,24 @@ pub async fn https_receiver(dir: &Path, records: Arc<AtomicU64>) -> String {
         }
     });
     format!("https://127.0.0.1:{}/", addr.port())
+}
+
+/// A TLS acceptor serving `server.crt` and `server.key` of `dir`.
+pub fn acceptor(dir: &Path) -> tokio_rustls::TlsAcceptor {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.crt"))
+        .expect("cert file")
+        .collect::<Result<_, _>>()
+        .expect("certs");
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server config");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 /// Reads one HTTP/1.1 request with a Content-Length body; `None` at the end of the connection.

@@ -40,6 +40,25 @@ impl Service {
         mode: Arc<Mutex<(Mode, u32)>>,
         invocations: Arc<Mutex<Vec<Value>>>,
     ) -> Self {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        Self::serve(listener, mode, invocations)
+    }
+
+    /// The service inside the network namespace `netns` (a test cluster's), on every address
+    /// there: pods call it at the node's IP and [`Service::addr`]'s port.
+    pub fn start_in_netns(netns: &str, mode: Mode, count: u32) -> Self {
+        Self::serve(
+            crate::netns::tokio_listener(netns),
+            Arc::new(Mutex::new((mode, count))),
+            Arc::default(),
+        )
+    }
+
+    fn serve(
+        listener: tokio::net::TcpListener,
+        mode: Arc<Mutex<(Mode, u32)>>,
+        invocations: Arc<Mutex<Vec<Value>>>,
+    ) -> Self {
         let (m, inv) = (mode.clone(), invocations.clone());
         let route = warp::post()
             .and(warp::header::optional::<String>("authorization"))
@@ -105,7 +124,6 @@ impl Service {
                     )
                 }
             });
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(

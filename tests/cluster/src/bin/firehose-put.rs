@@ -2,9 +2,11 @@
 //! were acknowledged. The cluster tests run it inside the cluster's network namespace, where the
 //! stream's `status.endpoint` resolves through CoreDNS.
 //!
-//! Usage: firehose-put ENDPOINT STREAM PREFIX COUNT (keys from AWS_ACCESS_KEY_ID and
+//! Usage: firehose-put ENDPOINT STREAM PREFIX COUNT [TEMPLATE] (keys from AWS_ACCESS_KEY_ID and
 //! AWS_SECRET_ACCESS_KEY)
-//! Records are `PREFIX-<i>` for i in 0..COUNT, sent with PutRecordBatch in batches of 100; each
+//! Record ids are `PREFIX-<i>` for i in 0..COUNT; each record is TEMPLATE with `{id}` replaced
+//! by its id and `{i}` by i (default `{id}` and a newline: JSON or other shapes for
+//! destinations that need them). They are sent with PutRecordBatch in batches of 100; each
 //! batch is retried until every record is acknowledged or 60 s pass. Prints the acknowledged ids,
 //! one per line, so the caller counts exactly what it may expect at the destination.
 
@@ -16,25 +18,35 @@ use aws_sdk_firehose::types::Record;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, endpoint, stream, prefix, count] = args.as_slice() else {
-        eprintln!("usage: firehose-put ENDPOINT STREAM PREFIX COUNT");
-        std::process::exit(2);
+    let (endpoint, stream, prefix, count, template) = match args.as_slice() {
+        [_, e, s, p, c] => (e, s, p, c, "{id}\n"),
+        [_, e, s, p, c, t] => (e, s, p, c, t.as_str()),
+        _ => {
+            eprintln!("usage: firehose-put ENDPOINT STREAM PREFIX COUNT [TEMPLATE]");
+            std::process::exit(2);
+        }
     };
     let count: usize = count.parse().expect("COUNT is a number");
     // Signed with the producer's keys, as any SDK reads them.
     let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default();
     let client = harness::firehose_client(endpoint, &key, &secret);
-    let ids: Vec<String> = (0..count).map(|i| format!("{prefix}-{i}")).collect();
+    let ids: Vec<(String, String)> = (0..count)
+        .map(|i| {
+            let id = format!("{prefix}-{i}");
+            let data = template.replace("{id}", &id).replace("{i}", &i.to_string());
+            (id, data)
+        })
+        .collect();
     for chunk in ids.chunks(100) {
-        let mut pending: Vec<&String> = chunk.iter().collect();
+        let mut pending: Vec<&(String, String)> = chunk.iter().collect();
         let deadline = Instant::now() + Duration::from_secs(60);
         while !pending.is_empty() {
             let records = pending
                 .iter()
-                .map(|id| {
+                .map(|(_, data)| {
                     Record::builder()
-                        .data(Blob::new(format!("{id}\n")))
+                        .data(Blob::new(data.as_bytes()))
                         .build()
                         .expect("record")
                 })
@@ -48,11 +60,11 @@ async fn main() {
             match put {
                 Ok(out) => {
                     let mut failed = Vec::new();
-                    for (id, r) in pending.iter().zip(out.request_responses()) {
+                    for (record, r) in pending.iter().zip(out.request_responses()) {
                         if r.error_code().is_some() {
-                            failed.push(*id);
+                            failed.push(*record);
                         } else {
-                            println!("{id}");
+                            println!("{}", record.0);
                         }
                     }
                     pending = failed;
