@@ -1,4 +1,5 @@
-//! `hydrant`: run a DeliveryStream manifest (in a pod, or on a laptop), or validate one.
+//! `hydrant`: run a DeliveryStream manifest (in a pod, or on a laptop), drain a log it left,
+//! or validate one.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +33,14 @@ enum Command {
         #[command(flatten)]
         options: Box<RunArgs>,
     },
+    /// Deliver every record a stream's write-ahead log holds, without taking new ones, and
+    /// exit 0 once it is empty (a log left by a pod that did not finish draining).
+    Drain {
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        #[command(flatten)]
+        options: Box<StreamArgs>,
+    },
     /// Check a manifest and report every problem with its field path.
     Validate {
         #[arg(short = 'f', long = "filename")]
@@ -41,6 +50,16 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// Ingest listen address (default 0.0.0.0:<spec.ingest.port>).
+    #[arg(long, env = "HYDRANT_INGEST_ADDR")]
+    ingest_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    stream: StreamArgs,
+}
+
+/// Settings of a process that delivers a stream, whether it also takes records or not.
+#[derive(clap::Args)]
+struct StreamArgs {
     /// Where Secrets are mounted: <dir>/<secret name>/<key>.
     #[arg(
         long,
@@ -57,9 +76,6 @@ struct RunArgs {
     /// Region used in ARNs.
     #[arg(long, env = "HYDRANT_REGION", default_value = "us-east-1")]
     region: String,
-    /// Ingest listen address (default 0.0.0.0:<spec.ingest.port>).
-    #[arg(long, env = "HYDRANT_INGEST_ADDR")]
-    ingest_addr: Option<SocketAddr>,
     /// Listen address of /metrics, /healthz, /readyz and /status.
     #[arg(long, env = "HYDRANT_METRICS_ADDR", default_value = "0.0.0.0:9464")]
     metrics_addr: SocketAddr,
@@ -83,15 +99,23 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { file } => validate(&file),
         Command::Run { file, options } => {
+            lifecycle::init_logging(&options.stream.log_format);
+            exit_code(run(file, *options))
+        }
+        Command::Drain { file, options } => {
             lifecycle::init_logging(&options.log_format);
-            match run(file, *options) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!("{e:#}");
-                    eprintln!("hydrant: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            exit_code(drain(file, *options))
+        }
+    }
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("hydrant: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -126,24 +150,41 @@ fn validate(file: &PathBuf) -> ExitCode {
     }
 }
 
-fn run(file: PathBuf, args: RunArgs) -> anyhow::Result<()> {
-    // reqwest/object_store and anything else using rustls share one provider.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let stream = load(&file)?;
-    let options = Options {
+fn options(args: StreamArgs, ingest_addr: Option<SocketAddr>) -> Options {
+    Options {
         secrets_dir: args.secrets_dir,
         version_id: args.version_id,
         account: args.account_id,
         region: args.region,
-        ingest_addr: args.ingest_addr,
+        ingest_addr,
         metrics_addr: args.metrics_addr,
         segment_bytes: args.wal_segment_bytes,
         partition_memory_bytes: args.partition_memory_bytes,
         wal_dir: args.wal_dir,
-    };
+    }
+}
+
+fn async_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // reqwest/object_store and anything else using rustls share one provider.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the async runtime")?
-        .block_on(runtime::run(stream, options))
+        .context("starting the async runtime")
+}
+
+fn run(file: PathBuf, args: RunArgs) -> anyhow::Result<()> {
+    let stream = load(&file)?;
+    let options = options(args.stream, args.ingest_addr);
+    async_runtime()?.block_on(runtime::run(stream, options))
+}
+
+fn drain(file: PathBuf, args: StreamArgs) -> anyhow::Result<()> {
+    let stream = load(&file)?;
+    let drained = async_runtime()?.block_on(runtime::drain(stream, options(args, None)))?;
+    println!(
+        "drained {} records: the write-ahead log is empty",
+        drained.records
+    );
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Running one stream: open the log, build what the plan names, start the tasks, and on a
-//! signal drain and return. Every decision about how records flow is in [`StreamPlan`]; this
-//! module only opens things and starts them.
+//! signal drain and return ([`run`]); or, with no ingest, deliver what a log holds and return
+//! once it is empty ([`drain`]). Every decision about how records flow is in [`StreamPlan`];
+//! this module only opens things and starts them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,9 +53,27 @@ struct Log {
     max_bytes: u64,
 }
 
-/// Runs the stream until SIGTERM/SIGINT, then drains and returns.
-pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()> {
-    let errors = validate_spec(&stream);
+/// A stream with its log open and recovered and its pipeline built, not yet running.
+struct Prepared {
+    plan: StreamPlan,
+    log: Log,
+    identity: StreamIdentity,
+    pipeline: Pipeline,
+    ingest: Arc<Ingest>,
+    /// What `/metrics`, `/status` and the probes report.
+    observed: Arc<Observed>,
+}
+
+/// Whether the process takes records ([`run`]) or only delivers what its log holds ([`drain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Run,
+    Drain,
+}
+
+/// Validates the spec, opens the log and builds the pipeline and the ingest front.
+fn prepare(stream: &DeliveryStream, options: &Options, mode: Mode) -> anyhow::Result<Prepared> {
+    let errors = validate_spec(stream);
     if !errors.is_empty() {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
         bail!("the DeliveryStream is invalid:\n  {}", list.join("\n  "));
@@ -68,21 +87,28 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
     let spec = &stream.spec;
     let plan = StreamPlan::new(spec);
     let metrics = Metrics::new(&namespace, &name).context("creating metrics")?;
-    let log = open_log(spec, &options, &metrics)?;
+    let log = open_log(spec, options, &metrics)?;
     let identity = StreamIdentity {
-        name: name.clone(),
+        name,
         account: options.account.clone(),
         region: options.region.clone(),
         version_id: options.version_id.clone(),
     };
-    let pipeline = pipeline(spec, &plan, &identity, &log, &options, &metrics)?;
+    let pipeline = pipeline(spec, &plan, &identity, &log, options, &metrics)?;
+    let credentials = match mode {
+        Mode::Run => ingest_credentials(spec, &options.secrets_dir)?,
+        Mode::Drain => None,
+    };
     let ingest = Arc::new(Ingest::new(
         identity.clone(),
         describe::description(&identity, spec, SystemTime::now()),
         log.wal.clone(),
-        metrics.clone(),
-        ingest_credentials(spec, &options.secrets_dir)?,
+        metrics,
+        credentials,
     ));
+    if mode == Mode::Drain {
+        ingest.stop_accepting();
+    }
     let observed = Arc::new(Observed {
         ingest: ingest.clone(),
         progress: pipeline.progress.clone(),
@@ -91,6 +117,28 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         max_bytes: log.max_bytes,
         ready: false.into(),
     });
+    Ok(Prepared {
+        plan,
+        log,
+        identity,
+        pipeline,
+        ingest,
+        observed,
+    })
+}
+
+/// Runs the stream until SIGTERM/SIGINT, then drains and returns.
+pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()> {
+    let Prepared {
+        plan,
+        log,
+        identity,
+        pipeline,
+        ingest,
+        observed,
+    } = prepare(&stream, &options, Mode::Run)?;
+    let spec = &stream.spec;
+    let name = identity.name;
     let (stop_batcher, batcher_stop_rx) = watch::channel(false);
     let batcher = tokio::spawn(pipeline.run(log.wal.reader(), batcher_stop_rx));
     serve_observability(observed.clone(), options.metrics_addr).await?;
@@ -135,6 +183,52 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         "drained; exiting"
     );
     Ok(())
+}
+
+/// What [`drain`] delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Records the log held undelivered when it was opened, all now delivered (to the
+    /// destination or its error output).
+    pub records: u64,
+}
+
+/// Delivers every record the log holds, with no ingest, and returns once the log is empty
+/// (its checkpoint has reached the last record). A log another process left behind — a pod
+/// that was deleted before it finished draining — is emptied this way. A signal stops it
+/// with an error: what is undelivered stays in the log for the next attempt.
+pub async fn drain(stream: DeliveryStream, options: Options) -> anyhow::Result<Drained> {
+    let Prepared {
+        plan,
+        log,
+        pipeline,
+        observed,
+        ..
+    } = prepare(&stream, &options, Mode::Drain)?;
+    let target = log.recovery.next_seq;
+    let records = target - log.recovery.delivered;
+    tracing::info!(
+        records,
+        destination = plan.destination.kind,
+        "draining the write-ahead log"
+    );
+    // /metrics and /status show the backlog falling; nothing listens for records.
+    serve_observability(observed, options.metrics_addr).await?;
+    let mut delivered = pipeline.delivered.subscribe();
+    let (stop_batcher, batcher_stop_rx) = watch::channel(false);
+    let batcher = tokio::spawn(pipeline.run(log.wal.reader(), batcher_stop_rx));
+    tokio::select! {
+        reached = delivered.wait_for(|d| *d >= target) => {
+            reached.context("the delivery task ended before the log was empty")?;
+        }
+        () = lifecycle::wait_for_signal() => {
+            bail!("interrupted: the undelivered records stay in the write-ahead log");
+        }
+    }
+    let _ = stop_batcher.send(true);
+    batcher.await.context("the delivery task failed")?;
+    tracing::info!(records, "drained: the write-ahead log is empty");
+    Ok(Drained { records })
 }
 
 /// Opens and recovers the write-ahead log, counting what recovery found.

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crds::DeliveryStream;
+use harness::cluster::{self, is_ready};
 use harness::moto::Moto;
 use harness::node::{Images, Node};
 use harness::operator_env::eventually;
@@ -69,42 +70,7 @@ async fn the_users_journey_on_a_real_node() {
 /// `helm install` with the chart's defaults (the images built here carry its references):
 /// two operator pods Running and Ready, one of them holding the leader Lease.
 async fn helm_install_runs_two_operators_and_one_leader(node: &Node, client: &kube::Client) {
-    let chart = harness::workspace_root().join("charts/hydrant");
-    let out = node
-        .in_netns(&node.tool("helm"))
-        .args(["install", "hydrant"])
-        .arg(&chart)
-        .args(["--namespace", RELEASE_NS, "--create-namespace", "--wait"])
-        .args(["--timeout", "180s", "--kubeconfig"])
-        .arg(&node.kubeconfig)
-        .output()
-        .expect("run helm");
-    assert!(
-        out.status.success(),
-        "helm install: {}{}\nkubelet:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        node.log_tail("kubelet", 30)
-    );
-    let pods: Api<Pod> = Api::namespaced(client.clone(), RELEASE_NS);
-    let names = eventually(
-        "two operator pods Ready",
-        Duration::from_secs(120),
-        || async {
-            let list = pods
-                .list(&ListParams::default().labels("app.kubernetes.io/instance=hydrant"))
-                .await
-                .ok()?;
-            let ready: Vec<String> = list
-                .items
-                .iter()
-                .filter(|p| is_ready(p))
-                .filter_map(|p| p.metadata.name.clone())
-                .collect();
-            (ready.len() == 2).then_some(ready)
-        },
-    )
-    .await;
+    let names = cluster::helm_install(node, client, RELEASE_NS).await;
     let leases: Api<Lease> = Api::namespaced(client.clone(), RELEASE_NS);
     let holder = eventually(
         "a leader holds the Lease",
@@ -121,13 +87,6 @@ async fn helm_install_runs_two_operators_and_one_leader(node: &Node, client: &ku
     eprintln!("operator pods {names:?}; leader {holder}");
 }
 
-fn is_ready(pod: &Pod) -> bool {
-    pod.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 /// `kubectl apply` of the Secrets and the S3 example (its endpoint pointed at the moto server
 /// on the node's bridge, its interval shortened): data-plane pods scheduled and probed by the
 /// kubelet, the stream ACTIVE from the real Deployment status. Returns `status.endpoint`.
@@ -136,32 +95,22 @@ async fn a_stream_becomes_active_on_real_pods(
     client: &kube::Client,
     moto: &Moto,
 ) -> String {
-    node.kubectl_ok(&["create", "namespace", STREAM_NS]);
-    node.kubectl_ok(&[
-        "label",
-        "namespace",
+    cluster::restricted_namespace(node, STREAM_NS);
+    cluster::secret(
+        node,
         STREAM_NS,
-        "pod-security.kubernetes.io/enforce=restricted",
-    ]);
-    node.kubectl_ok(&[
-        "-n",
-        STREAM_NS,
-        "create",
-        "secret",
-        "generic",
         "s3-writer",
-        "--from-literal=accessKeyId=test",
-        "--from-literal=secretAccessKey=test",
-    ]);
-    node.kubectl_ok(&[
-        "-n",
+        &[
+            "--from-literal=accessKeyId=test".to_owned(),
+            "--from-literal=secretAccessKey=test".to_owned(),
+        ],
+    );
+    cluster::secret(
+        node,
         STREAM_NS,
-        "create",
-        "secret",
-        "generic",
         "clickstream-producers",
-        &format!("--from-literal={ACCESS_KEY}={SECRET_KEY}"),
-    ]);
+        &[format!("--from-literal={ACCESS_KEY}={SECRET_KEY}")],
+    );
     let example = std::fs::read_to_string(harness::workspace_root().join("examples/s3.yaml"))
         .expect("examples/s3.yaml");
     let manifest = example
@@ -170,22 +119,20 @@ async fn a_stream_becomes_active_on_real_pods(
             &format!("http://{}:{}", node.ip, moto.port),
         )
         .replace("intervalInSeconds: 60", "intervalInSeconds: 2");
-    let file = node.dir.join("clickstream.yaml");
-    std::fs::write(&file, manifest).expect("manifest");
-    node.kubectl_ok(&["apply", "-f", &file.display().to_string()]);
-    let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
-    let status = eventually("the stream ACTIVE", Duration::from_secs(180), || async {
-        let s = streams.get(STREAM).await.ok()?.status?;
-        (s.delivery_stream_status.as_deref() == Some("ACTIVE")).then_some(s)
-    })
-    .await;
+    cluster::apply(node, "clickstream.yaml", &manifest);
+    let (endpoint, took) =
+        cluster::active_endpoint(client, STREAM_NS, STREAM, Duration::from_secs(180)).await;
+    eprintln!(
+        "{STREAM} ACTIVE {:.1} s after kubectl apply",
+        took.as_secs_f64()
+    );
     let listed = node.kubectl_ok(&["get", "dstream", "-n", STREAM_NS]);
     assert!(
         listed.contains(STREAM) && listed.contains("ACTIVE"),
         "{listed}"
     );
     eprintln!("kubectl get dstream:\n{listed}");
-    status.endpoint.expect("status.endpoint")
+    endpoint
 }
 
 /// aws-sdk-firehose (the `firehose-put` producer) and boto3, run inside the cluster's network
@@ -354,13 +301,7 @@ async fn the_pods_run_restricted(client: &kube::Client) {
 }
 
 async fn stream_pods(client: &kube::Client) -> Vec<Pod> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), STREAM_NS);
-    pods.list(&ListParams::default().labels(&format!(
-        "app.kubernetes.io/instance={STREAM},app.kubernetes.io/component=dataplane"
-    )))
-    .await
-    .expect("pods")
-    .items
+    cluster::stream_pods(client, STREAM_NS, STREAM).await
 }
 
 /// `kubectl scale dstream` through the scale subresource: two Ready pods, the status says so,
@@ -434,6 +375,20 @@ async fn a_killed_container_restarts_and_loses_nothing(
     eprintln!("killed the data-plane container of {name}; the kubelet restarted it");
     acked
 }
+/// `kubectl patch dstream` with a JSON merge patch.
+fn patch_stream(node: &Node, patch: &str) {
+    node.kubectl_ok(&[
+        "-n",
+        STREAM_NS,
+        "patch",
+        "dstream",
+        STREAM,
+        "--type=merge",
+        "-p",
+        patch,
+    ]);
+}
+
 /// The names of the stream's pods that are Ready.
 async fn ready_pod_names(client: &kube::Client) -> BTreeSet<String> {
     stream_pods(client)
@@ -477,16 +432,7 @@ async fn a_spec_change_rolls_the_pods_while_producers_write(
         .expect("start firehose-put");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let patch = r#"{"spec":{"destination":{"s3":{"bufferingHints":{"sizeInMBs":64,"intervalInSeconds":3}}}}}"#;
-    node.kubectl_ok(&[
-        "-n",
-        STREAM_NS,
-        "patch",
-        "dstream",
-        STREAM,
-        "--type=merge",
-        "-p",
-        patch,
-    ]);
+    patch_stream(node, patch);
     rolled(client, &old, old.len()).await;
     let out = tokio::task::spawn_blocking(move || producer.wait_with_output())
         .await
@@ -519,16 +465,7 @@ async fn an_hpa_scales_the_pods_on_their_cpu(
     endpoint: &str,
 ) -> Vec<String> {
     let patch = r#"{"spec":{"replicas":null,"autoscaling":{"minReplicas":1,"maxReplicas":3,"targetCPUUtilizationPercentage":10}}}"#;
-    node.kubectl_ok(&[
-        "-n",
-        STREAM_NS,
-        "patch",
-        "dstream",
-        STREAM,
-        "--type=merge",
-        "-p",
-        patch,
-    ]);
+    patch_stream(node, patch);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), STREAM_NS);
     let utilization = || async {
         let status = hpas.get(STREAM).await.ok()?.status?;
@@ -615,16 +552,7 @@ async fn the_status_shows_the_backlog_drained(client: &kube::Client) {
 /// read the status drops its delivery health instead of keeping a stale one.
 async fn scaled_to_zero_the_status_has_no_delivery_health(node: &Node, client: &kube::Client) {
     let patch = r#"{"spec":{"autoscaling":null,"replicas":0}}"#;
-    node.kubectl_ok(&[
-        "-n",
-        STREAM_NS,
-        "patch",
-        "dstream",
-        STREAM,
-        "--type=merge",
-        "-p",
-        patch,
-    ]);
+    patch_stream(node, patch);
     let streams: Api<DeliveryStream> = Api::namespaced(client.clone(), STREAM_NS);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), STREAM_NS);
     eventually(
