@@ -482,10 +482,16 @@ async fn an_hpa_scales_the_pods_on_their_cpu(
     let mut acked = Vec::new();
     let mut busiest = idle;
     let mut round = 0;
-    // Load in bounded rounds (three producers of 10,000 records each) until the HPA has scaled
-    // to maxReplicas, at most 15 rounds.
+    // Load in rounds (three producers of 10,000 records each) until the HPA has scaled to
+    // maxReplicas: bounded by time, since metrics-server, the HPA's CPU initialization period
+    // and the new pods' readiness each take seconds; and by count.
     while ready_pod_names(client).await.len() < 3 {
-        assert!(round < 15, "no scale-up after {round} rounds of load");
+        let status = hpas.get(STREAM).await.ok().and_then(|h| h.status);
+        assert!(
+            started.elapsed() < Duration::from_secs(180) && round < 200,
+            "no scale-up after {round} rounds of load in {:.0} s; HPA status {status:?}",
+            started.elapsed().as_secs_f64()
+        );
         let producers: Vec<_> = (0..3)
             .map(|p| {
                 sdk_producer(node, endpoint, &format!("hpa-{round}-{p}"), 10_000)

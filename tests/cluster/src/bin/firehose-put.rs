@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_firehose::config::timeout::TimeoutConfig;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 
@@ -30,7 +31,19 @@ async fn main() {
     // Signed with the producer's keys, as any SDK reads them.
     let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_default();
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_default();
-    let client = harness::firehose_client(endpoint, &key, &secret);
+    // A request in flight when its pod goes away (a rollout, a scale-down) can wait forever for
+    // an answer that will not come: bound each attempt, as a producer should, and retry.
+    let base = harness::firehose_client(endpoint, &key, &secret);
+    let client = aws_sdk_firehose::Client::from_conf(
+        base.config()
+            .to_builder()
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(10))
+                    .build(),
+            )
+            .build(),
+    );
     let ids: Vec<(String, String)> = (0..count)
         .map(|i| {
             let id = format!("{prefix}-{i}");
