@@ -27,7 +27,9 @@ pub mod stream;
 pub mod validate;
 
 pub use autoscaling::Autoscaling;
-pub use buffer::{BufferSpec, Durability};
+pub use buffer::{
+    BufferSpec, BufferStorage, ClaimStorage, Durability, EmptyDirStorage, volume_bytes,
+};
 pub use buffering::BufferingHints;
 pub use conversion::{
     Column, DataFormatConversionConfiguration, Deserializer, HiveJsonSerDe,

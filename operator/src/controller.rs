@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -25,7 +25,8 @@ use crate::config::{FIELD_MANAGER, OperatorConfig};
 use crate::finalizer::{has_finalizer, set_finalizer};
 use crate::metrics::Metrics;
 use crate::render::{self, Inputs, labels};
-use crate::status::{self, Observed};
+use crate::status::{self, Observed, WorkloadState};
+use crate::workload;
 use crds::DeliveryStream;
 
 /// Annotation holding the hash of what the operator last applied to a child; an unchanged hash
@@ -207,18 +208,15 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     // Render and apply.
     if observed.invalid.is_none() && observed.waiting.is_none() {
         match render::render(stream, &inputs, &ctx.config) {
-            Ok(children) => {
-                observed.deployment = Some(apply_children(ctx, ns, name, children).await?)
-            }
+            Ok(children) => observed.workload = Some(apply_children(ctx, ns, name, children).await?),
             Err(render::RenderError::Invalid(message)) => observed.invalid = Some(message),
             Err(e) => return Err(e.into()),
         }
     } else {
-        let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
-        observed.deployment = deployments.get_opt(name).await?;
+        observed.workload = workload::read(&ctx.client, stream, ns, name).await?;
     }
 
-    if ctx.config.poll_pods && observed.deployment.is_some() {
+    if ctx.config.poll_pods && observed.workload.is_some() {
         let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
         let list = pods
             .list(&ListParams::default().labels(&labels::selector_string(name)))
@@ -266,17 +264,23 @@ async fn read_secrets(
 }
 
 /// Applies the children, configuration before the workload (so pods do not restart twice),
-/// and deletes an HPA an earlier spec left; returns the applied Deployment.
+/// and deletes an HPA an earlier spec left; returns the applied workload.
 async fn apply_children(
     ctx: &Context,
     ns: &str,
     name: &str,
     children: render::Children,
-) -> Result<Deployment, Error> {
+) -> Result<WorkloadState, Error> {
     apply(ctx, ns, children.config_map).await?;
     apply(ctx, ns, children.service).await?;
     apply(ctx, ns, children.pdb).await?;
-    let deployment = apply(ctx, ns, children.deployment).await?;
+    let workload = match children.workload {
+        render::Workload::Deployment(d) => WorkloadState::Deployment(apply(ctx, ns, d).await?),
+        render::Workload::StatefulSet(set, headless) => {
+            apply(ctx, ns, headless).await?;
+            WorkloadState::StatefulSet(apply(ctx, ns, set).await?)
+        }
+    };
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), ns);
     match children.hpa {
         Some(hpa) => {
@@ -293,7 +297,7 @@ async fn apply_children(
             }
         }
     }
-    Ok(deployment)
+    Ok(workload)
 }
 
 /// Writes the status when (and only when) it differs from what is stored.
@@ -404,10 +408,9 @@ async fn finalize(
     }
     let ns = render::namespace(stream)?;
     let name = render::stream_name(stream)?;
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
-    let deployment = deployments.get_opt(name).await?;
+    let workload = workload::read(&ctx.client, stream, ns, name).await?;
     let observed = Observed {
-        deployment: deployment.clone(),
+        workload: workload.clone(),
         deleting: true,
         version_id: stream
             .status
@@ -420,22 +423,11 @@ async fn finalize(
         ..Observed::default()
     };
     write_status(stream, ctx, streams, &observed).await?;
-    if let Some(d) = &deployment
-        && d.spec.as_ref().and_then(|s| s.replicas) != Some(0)
+    if let Some(w) = &workload
+        && !w.scaled_to_zero()
     {
-        let scale = serde_json::json!({
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"replicas": 0},
-        });
-        deployments
-            .patch(
-                name,
-                &PatchParams::apply(&format!("{FIELD_MANAGER}-drain")).force(),
-                &Patch::Apply(&scale),
-            )
-            .await?;
+        let manager = format!("{FIELD_MANAGER}-drain");
+        workload::scale_to_zero(&ctx.client, w, ns, name, &manager).await?;
         ctx.metrics.writes.with_label_values(&["drain"]).inc();
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
@@ -444,11 +436,9 @@ async fn finalize(
         .await?
         .items
         .len();
-    let replicas = deployment
+    let replicas = workload
         .as_ref()
-        .and_then(|d| d.status.as_ref())
-        .and_then(|s| s.replicas)
-        .unwrap_or(0);
+        .map_or(0, WorkloadState::current_replicas);
     if remaining > 0 || replicas > 0 {
         tracing::info!(stream = %key(stream), pods = remaining, "waiting for pods to drain");
         return Ok(Action::requeue(Duration::from_secs(2)));
@@ -516,6 +506,7 @@ pub async fn run(
             owned.clone(),
         )
         .owns(api::<Deployment>(&client, &namespace), owned.clone())
+        .owns(api::<StatefulSet>(&client, &namespace), owned.clone())
         .owns(api::<HorizontalPodAutoscaler>(&client, &namespace), owned)
         .watches(
             api::<Secret>(&client, &namespace),

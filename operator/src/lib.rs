@@ -9,3 +9,4 @@ pub mod leader;
 pub mod metrics;
 pub mod render;
 pub mod status;
+pub mod workload;

@@ -1,14 +1,15 @@
 //! Status, computed from what the operator observed (pure), with Kubernetes condition semantics:
 //! `lastTransitionTime` moves only when a condition's status changes.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 
 use crds::{Condition, DeliveryHealthStatus, DeliveryStream, DeliveryStreamStatus};
 
 /// What a reconcile learned.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
-    pub deployment: Option<Deployment>,
+    /// The object running the pods, as applied or read; None before it exists.
+    pub workload: Option<WorkloadState>,
     /// Why the spec cannot work (CREATING_FAILED), with the field it concerns.
     pub invalid: Option<String>,
     /// A problem that may resolve by itself (a Secret not created yet).
@@ -21,7 +22,57 @@ pub struct Observed {
     pub deleting: bool,
 }
 
-/// The Deployment's replica counts; all zero (and not up to date) before it exists.
+/// The Deployment or StatefulSet running the stream's pods.
+#[derive(Debug, Clone)]
+pub enum WorkloadState {
+    Deployment(Deployment),
+    StatefulSet(StatefulSet),
+}
+
+impl WorkloadState {
+    /// Pods the workload runs now (terminating ones included).
+    pub fn current_replicas(&self) -> i32 {
+        self.replica_counts().current
+    }
+
+    /// Whether its spec asks for zero pods.
+    pub fn scaled_to_zero(&self) -> bool {
+        let replicas = match self {
+            Self::Deployment(d) => d.spec.as_ref().and_then(|s| s.replicas),
+            Self::StatefulSet(s) => s.spec.as_ref().and_then(|s| s.replicas),
+        };
+        replicas == Some(0)
+    }
+
+    fn replica_counts(&self) -> Replicas {
+        match self {
+            Self::Deployment(d) => {
+                let status = d.status.clone().unwrap_or_default();
+                Replicas::from_counts(
+                    d.spec.as_ref().and_then(|s| s.replicas),
+                    d.metadata.generation,
+                    status.observed_generation,
+                    status.replicas,
+                    status.updated_replicas,
+                    status.ready_replicas,
+                )
+            }
+            Self::StatefulSet(s) => {
+                let status = s.status.clone().unwrap_or_default();
+                Replicas::from_counts(
+                    s.spec.as_ref().and_then(|s| s.replicas),
+                    s.metadata.generation,
+                    status.observed_generation,
+                    Some(status.replicas),
+                    status.updated_replicas,
+                    status.ready_replicas,
+                )
+            }
+        }
+    }
+}
+
+/// The workload's replica counts; all zero (and not up to date) before it exists.
 #[derive(Debug, Clone, Copy, Default)]
 struct Replicas {
     desired: i32,
@@ -30,20 +81,29 @@ struct Replicas {
     up_to_date: bool,
 }
 
-fn replica_counts(d: &Deployment) -> Replicas {
-    let desired = d.spec.as_ref().and_then(|s| s.replicas);
-    let status = d.status.clone().unwrap_or_default();
-    let desired = desired.unwrap_or(status.replicas.unwrap_or(0));
-    let generation = d.metadata.generation.unwrap_or(0);
-    let observed = status.observed_generation.unwrap_or(0);
-    let updated = status.updated_replicas.unwrap_or(0);
-    let current = status.replicas.unwrap_or(0);
-    let up_to_date = observed >= generation && updated >= desired && current <= desired;
-    Replicas {
-        desired,
-        current,
-        ready: status.ready_replicas.unwrap_or(0),
-        up_to_date,
+impl Replicas {
+    /// From a workload's spec and status fields (the same for both kinds); with no replica
+    /// count in the spec (an HPA owns it), the current count is the desired one.
+    fn from_counts(
+        spec_replicas: Option<i32>,
+        generation: Option<i64>,
+        observed_generation: Option<i64>,
+        current: Option<i32>,
+        updated: Option<i32>,
+        ready: Option<i32>,
+    ) -> Replicas {
+        let current = current.unwrap_or(0);
+        let desired = spec_replicas.unwrap_or(current);
+        let updated = updated.unwrap_or(0);
+        let up_to_date = observed_generation.unwrap_or(0) >= generation.unwrap_or(0)
+            && updated >= desired
+            && current <= desired;
+        Replicas {
+            desired,
+            current,
+            ready: ready.unwrap_or(0),
+            up_to_date,
+        }
     }
 }
 
@@ -84,9 +144,9 @@ pub fn compute(stream: &DeliveryStream, observed: &Observed, now: &str) -> Deliv
     let previous = stream.status.clone().unwrap_or_default();
     let generation = stream.metadata.generation;
     let replicas = observed
-        .deployment
+        .workload
         .as_ref()
-        .map(replica_counts)
+        .map(WorkloadState::replica_counts)
         .unwrap_or_default();
     let ready = is_ready(observed, replicas);
     let prev = &previous.conditions;
@@ -131,7 +191,7 @@ pub fn compute(stream: &DeliveryStream, observed: &Observed, now: &str) -> Deliv
 fn is_ready(observed: &Observed, replicas: Replicas) -> bool {
     observed.invalid.is_none()
         && observed.waiting.is_none()
-        && observed.deployment.is_some()
+        && observed.workload.is_some()
         && replicas.up_to_date
         && replicas.ready >= replicas.desired
         && replicas.desired > 0
@@ -173,7 +233,7 @@ fn ready_verdict(observed: &Observed, replicas: Replicas, ready: bool) -> Verdic
 /// The Progressing condition: true while the Deployment rolls out a valid spec.
 fn progressing_verdict(observed: &Observed, replicas: Replicas) -> Verdict<'static> {
     let progressing =
-        observed.invalid.is_none() && observed.deployment.is_some() && !replicas.up_to_date;
+        observed.invalid.is_none() && observed.workload.is_some() && !replicas.up_to_date;
     let (reason, message) = if observed.invalid.is_some() {
         ("InvalidSpec", String::new())
     } else if progressing {

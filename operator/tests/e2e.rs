@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -129,6 +129,7 @@ async fn operator_on_a_real_control_plane() {
     let after_spec = a_spec_change_rolls_the_pods(&admin, &moto).await;
     a_secret_change_rolls_the_pods(&admin, &after_spec).await;
     an_unworkable_spec_is_creating_failed(&admin).await;
+    a_stream_on_claims_runs_as_a_statefulset(&admin, &moto).await;
     a_steady_cluster_costs_no_writes(&admin, &op_a).await;
     let mut op_b = an_operator_restart_costs_no_writes(&launcher, &mut op_a).await;
     let mut op_c =
@@ -392,6 +393,67 @@ async fn an_unworkable_spec_is_creating_failed(admin: &kube::Client) {
         degraded.message.contains("spec.destination.local"),
         "{}",
         degraded.message
+    );
+}
+
+/// `spec.buffer.storage.persistentVolumeClaim`: a StatefulSet with a claim template and its
+/// headless Service instead of a Deployment; ACTIVE from the StatefulSet's status; the storage
+/// cannot be switched afterwards.
+async fn a_stream_on_claims_runs_as_a_statefulset(admin: &kube::Client, moto: &support::moto::Moto) {
+    let on_claims = stream_yaml("ledger", "e2e-bucket", &moto.endpoint(), "").replace(
+        "buffer: {maxBytes: 64Mi}",
+        "buffer: {maxBytes: 64Mi, storage: {persistentVolumeClaim: {storageClassName: fast}}}",
+    );
+    apply_stream(admin, &on_claims).await.expect("apply");
+    let sets: Api<StatefulSet> = Api::namespaced(admin.clone(), NS);
+    let set = eventually("the StatefulSet", Duration::from_secs(30), || async {
+        sets.get_opt("ledger").await.ok().flatten()
+    })
+    .await;
+    let spec = set.spec.clone().expect("spec");
+    assert_eq!(spec.service_name.as_deref(), Some("ledger-pods"));
+    let claim = &spec.volume_claim_templates.expect("claims")[0];
+    assert_eq!(
+        claim.spec.as_ref().and_then(|c| c.storage_class_name.as_deref()),
+        Some("fast")
+    );
+    let svc: Api<Service> = Api::namespaced(admin.clone(), NS);
+    let headless = svc.get("ledger-pods").await.expect("headless service");
+    assert_eq!(
+        headless.spec.and_then(|s| s.cluster_ip).as_deref(),
+        Some("None")
+    );
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), NS);
+    assert!(deployments.get_opt("ledger").await.expect("get").is_none());
+    // What kube-controller-manager would report for one ready pod.
+    sets.patch_status(
+        "ledger",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "observedGeneration": set.metadata.generation.unwrap_or(1),
+            "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+        }})),
+    )
+    .await
+    .expect("statefulset status");
+    let streams: Api<DeliveryStream> = Api::namespaced(admin.clone(), NS);
+    eventually("ledger ACTIVE", Duration::from_secs(30), || async {
+        let s = streams.get("ledger").await.ok()?;
+        (status_of(&s).0 == "ACTIVE").then_some(())
+    })
+    .await;
+    let refused = apply_stream(
+        admin,
+        &on_claims.replace(
+            "storage: {persistentVolumeClaim: {storageClassName: fast}}",
+            "storage: {emptyDir: {}}",
+        ),
+    )
+    .await
+    .expect_err("storage switch");
+    assert!(
+        refused.to_string().contains("spec.buffer.storage cannot change"),
+        "{refused}"
     );
 }
 

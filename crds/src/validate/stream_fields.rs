@@ -1,7 +1,7 @@
 //! The stream's own fields: `metadata.name`, `spec.ingest`, `spec.replicas`, `spec.buffer`.
 
 use super::{MIN_BUFFER_BYTES, check_range};
-use crate::{DeliveryStream, parse_quantity};
+use crate::{BufferSpec, DeliveryStream, parse_quantity, volume_bytes};
 
 pub(super) fn validate_stream_fields(stream: &DeliveryStream, fail: &mut impl FnMut(&str, String)) {
     match stream.metadata.name.as_deref() {
@@ -31,15 +31,97 @@ pub(super) fn validate_stream_fields(stream: &DeliveryStream, fail: &mut impl Fn
     if let Some(replicas) = spec.replicas {
         check_range("spec.replicas", replicas, 0, 1000, fail);
     }
-    match parse_quantity(&spec.buffer.max_bytes.0) {
-        Ok(bytes) if bytes < MIN_BUFFER_BYTES => fail(
-            "spec.buffer.maxBytes",
-            format!("{bytes} bytes is below the minimum of 16Mi"),
-        ),
-        Ok(_) => {}
-        Err(e) => fail("spec.buffer.maxBytes", e.to_string()),
-    }
-    if spec.buffer.directory.is_empty() {
+    validate_buffer(&spec.buffer, fail);
+}
+
+/// The log's bound, directory and, on a claim, the claim's size and access modes.
+fn validate_buffer(buffer: &BufferSpec, fail: &mut impl FnMut(&str, String)) {
+    let max_bytes = match parse_quantity(&buffer.max_bytes.0) {
+        Ok(bytes) if bytes < MIN_BUFFER_BYTES => {
+            fail(
+                "spec.buffer.maxBytes",
+                format!("{bytes} bytes is below the minimum of 16Mi"),
+            );
+            None
+        }
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            fail("spec.buffer.maxBytes", e.to_string());
+            None
+        }
+    };
+    if buffer.directory.is_empty() {
         fail("spec.buffer.directory", "must not be empty".into());
+    }
+    let Some(claim) = buffer.storage.claim() else {
+        return;
+    };
+    let at = "spec.buffer.storage.persistentVolumeClaim";
+    if let (Some(size), Some(max_bytes)) = (&claim.size, max_bytes) {
+        let least = volume_bytes(max_bytes);
+        match parse_quantity(&size.0) {
+            Ok(bytes) if bytes < least => fail(
+                &format!("{at}.size"),
+                format!(
+                    "{bytes} bytes cannot hold a log of maxBytes {max_bytes}: at least {least} (maxBytes, an eighth more and 64Mi for the segment being written)"
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => fail(&format!("{at}.size"), e.to_string()),
+        }
+    }
+    for mode in &claim.access_modes {
+        if !matches!(
+            mode.as_str(),
+            "ReadWriteOnce" | "ReadWriteOncePod" | "ReadWriteMany"
+        ) {
+            fail(
+                &format!("{at}.accessModes"),
+                format!("`{mode}`: a log is written, so one of ReadWriteOnce, ReadWriteOncePod, ReadWriteMany"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::manifest::parse_manifest;
+    use crate::validate_spec;
+
+    /// The paths of the problems in a stream with `buffer` as its `spec.buffer` (flow YAML).
+    fn problems(buffer: &str) -> Vec<String> {
+        let yaml = format!(
+            "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata:\n  name: s\nspec:\n  buffer: {buffer}\n  destination:\n    s3: {{bucket: raw}}\n"
+        );
+        let stream = parse_manifest(&yaml).expect("manifest");
+        validate_spec(&stream).into_iter().map(|e| e.path).collect()
+    }
+
+    #[test]
+    fn a_claim_must_hold_the_log_and_its_headroom() {
+        let claim = |size: &str| {
+            format!("{{maxBytes: 1Gi, storage: {{persistentVolumeClaim: {{size: {size}}}}}}}")
+        };
+        // 1 GiB + 1/8 + 64 MiB = 1275068416 bytes.
+        assert_eq!(
+            problems(&claim("1275068415")),
+            ["spec.buffer.storage.persistentVolumeClaim.size"]
+        );
+        assert!(problems(&claim("1275068416")).is_empty());
+        assert!(problems(&claim("2Gi")).is_empty());
+        assert!(problems("{maxBytes: 1Gi, storage: {persistentVolumeClaim: {}}}").is_empty());
+        assert!(problems("{storage: {emptyDir: {}}}").is_empty());
+    }
+
+    #[test]
+    fn a_claim_is_written_so_read_only_modes_are_refused() {
+        assert_eq!(
+            problems("{storage: {persistentVolumeClaim: {accessModes: [ReadOnlyMany]}}}"),
+            ["spec.buffer.storage.persistentVolumeClaim.accessModes"]
+        );
+        assert!(
+            problems("{storage: {persistentVolumeClaim: {accessModes: [ReadWriteOncePod]}}}")
+                .is_empty()
+        );
     }
 }

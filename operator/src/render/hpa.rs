@@ -1,4 +1,4 @@
-//! A HorizontalPodAutoscaler when `spec.autoscaling` is set (the Deployment then omits `replicas`).
+//! A HorizontalPodAutoscaler when `spec.autoscaling` is set (the workload then omits `replicas`).
 
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
@@ -18,7 +18,7 @@ pub fn render(stream: &DeliveryStream) -> Result<Option<HorizontalPodAutoscaler>
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".to_owned()),
-                kind: "Deployment".to_owned(),
+                kind: super::Workload::kind_for(stream).to_owned(),
                 name: name.to_owned(),
             },
             min_replicas: Some(auto.min_replicas),

@@ -5,11 +5,13 @@ pub mod deployment;
 pub mod hpa;
 pub mod labels;
 pub mod pdb;
+pub mod pod;
 pub mod service;
+pub mod statefulset;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -45,8 +47,27 @@ pub struct Children {
     pub config_map: ConfigMap,
     pub service: Service,
     pub pdb: PodDisruptionBudget,
-    pub deployment: Deployment,
+    pub workload: Workload,
     pub hpa: Option<HorizontalPodAutoscaler>,
+}
+
+/// What runs the stream's pods, by where their logs live (`spec.buffer.storage`).
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// Logs on `emptyDir` volumes.
+    Deployment(Deployment),
+    /// Logs on a claim per pod, with the headless Service that names the pods.
+    StatefulSet(StatefulSet, Service),
+}
+
+impl Workload {
+    /// The kind of the workload `stream` is run by.
+    pub fn kind_for(stream: &DeliveryStream) -> &'static str {
+        match stream.spec.buffer.storage.claim() {
+            None => "Deployment",
+            Some(_) => "StatefulSet",
+        }
+    }
 }
 
 /// Renders every child of `stream`.
@@ -57,13 +78,29 @@ pub fn render(
 ) -> Result<Children, RenderError> {
     let config_map = configmap::render(stream)?;
     let hash = config_hash(&config_map, inputs);
+    let template = pod::template(stream, inputs, config, &hash)?;
+    let workload = match stream.spec.buffer.storage.claim() {
+        None => Workload::Deployment(deployment::render(stream, template)?),
+        Some(claim) => Workload::StatefulSet(
+            statefulset::render(stream, claim, template)?,
+            service::headless(stream)?,
+        ),
+    };
     Ok(Children {
         service: service::render(stream)?,
         pdb: pdb::render(stream)?,
-        deployment: deployment::render(stream, inputs, config, &hash)?,
+        workload,
         hpa: hpa::render(stream)?,
         config_map,
     })
+}
+
+/// The workload's replica count; left out when an HPA owns it.
+fn replicas(stream: &DeliveryStream) -> Option<i32> {
+    match stream.spec.autoscaling {
+        Some(_) => None,
+        None => Some(stream.spec.replicas.unwrap_or(1)),
+    }
 }
 
 /// Metadata of a child: name, namespace, labels and the owner reference that lets Kubernetes

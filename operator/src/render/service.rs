@@ -1,4 +1,5 @@
-//! The Service: the stream's endpoint (ingest) and its metrics port.
+//! The Services: the stream's endpoint (ingest) and its metrics port; and, for pods on claims,
+//! the headless Service that gives each StatefulSet pod its name.
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -43,4 +44,33 @@ pub fn endpoint(stream: &DeliveryStream, cluster_domain: &str) -> Result<String,
         super::namespace(stream)?,
         stream.spec.ingest.port
     ))
+}
+
+/// The headless Service of a StatefulSet's pods.
+pub fn headless_name(stream: &str) -> String {
+    format!("{stream}-pods")
+}
+
+/// The headless Service of a StatefulSet's pod identities (`<pod>.<stream>-pods`). Producers
+/// keep using the stream's own Service.
+pub fn headless(stream: &DeliveryStream) -> Result<Service, RenderError> {
+    let name = stream_name(stream)?;
+    Ok(Service {
+        metadata: child_meta(stream, headless_name(name))?,
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".to_owned()),
+            selector: Some(labels::selector(name)),
+            // Draining pods keep their names resolvable.
+            publish_not_ready_addresses: Some(true),
+            ports: Some(vec![ServicePort {
+                name: Some("metrics".to_owned()),
+                port: METRICS_PORT,
+                target_port: Some(IntOrString::String("metrics".to_owned())),
+                protocol: Some("TCP".to_owned()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
+    })
 }

@@ -12,6 +12,14 @@ pub(crate) fn stream(spec_yaml: &str) -> DeliveryStream {
 
 const S3: &str = "  destination:\n    s3:\n      bucket: raw\n      endpoint: http://s3:8333\n      credentialsSecret: s3-writer\n      bufferingHints: {sizeInMBs: 8, intervalInSeconds: 120}\n";
 
+/// The Deployment of children rendered for a stream on `emptyDir`.
+pub(crate) fn deployment_of(c: &Children) -> Deployment {
+    match &c.workload {
+        Workload::Deployment(d) => d.clone(),
+        Workload::StatefulSet(..) => panic!("a Deployment expected"),
+    }
+}
+
 fn inputs() -> Inputs {
     Inputs {
         version_id: "4".into(),
@@ -25,8 +33,7 @@ fn inputs() -> Inputs {
 #[test]
 fn children_carry_owner_references_and_labels() {
     let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
-    let owner = &c
-        .deployment
+    let owner = &deployment_of(&c)
         .metadata
         .owner_references
         .as_ref()
@@ -64,7 +71,7 @@ fn config_map_holds_the_spec_without_secrets() {
 /// The Deployment spec rendered for the S3 stream.
 fn s3_deployment_spec() -> k8s_openapi::api::apps::v1::DeploymentSpec {
     let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
-    c.deployment.spec.expect("spec")
+    deployment_of(&c).spec.expect("spec")
 }
 
 #[test]
@@ -91,7 +98,7 @@ fn deployment_follows_the_spec() {
         .metadata
         .and_then(|m| m.annotations)
         .expect("annotations");
-    assert!(annotations.contains_key(deployment::CONFIG_HASH));
+    assert!(annotations.contains_key(pod::CONFIG_HASH));
     assert_eq!(annotations["prometheus.io/port"], "9464");
 }
 
@@ -169,12 +176,12 @@ fn secret_or_spec_changes_change_the_config_hash() {
     let s = stream(S3);
     let config = OperatorConfig::default();
     let hash = |c: &Children| {
-        c.deployment
+        deployment_of(&c)
             .spec
             .as_ref()
             .and_then(|s| s.template.metadata.as_ref())
             .and_then(|m| m.annotations.as_ref())
-            .map(|a| a[deployment::CONFIG_HASH].clone())
+            .map(|a| a[pod::CONFIG_HASH].clone())
     };
     let base = hash(&render(&s, &inputs(), &config).expect("render"));
     let mut changed_secret = inputs();
@@ -201,7 +208,7 @@ fn autoscaling_renders_an_hpa_and_leaves_replicas_out() {
         "  autoscaling: {{minReplicas: 2, maxReplicas: 5}}\n{S3}"
     ));
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
-    assert_eq!(c.deployment.spec.expect("spec").replicas, None);
+    assert_eq!(deployment_of(&c).spec.expect("spec").replicas, None);
     let hpa = c.hpa.expect("hpa").spec.expect("spec");
     assert_eq!((hpa.min_replicas, hpa.max_replicas), (Some(2), 5));
 }
@@ -212,7 +219,7 @@ fn escape_hatches_reach_the_pod() {
         "  image: registry.local/hydrant:dev\n  template:\n    metadata: {{labels: {{team: data}}, annotations: {{a: b}}}}\n    spec:\n      nodeSelector: {{disk: ssd}}\n      priorityClassName: high\n      serviceAccountName: streams\n      tolerations: [{{key: dedicated, operator: Exists}}]\n{S3}"
     ));
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
-    let template = c.deployment.spec.expect("spec").template;
+    let template = deployment_of(&c).spec.expect("spec").template;
     let meta = template.metadata.expect("meta");
     assert_eq!(meta.labels.expect("labels")["team"], "data");
     assert_eq!(meta.annotations.expect("annotations")["a"], "b");
@@ -233,7 +240,7 @@ fn ingest_credentials_are_mounted_not_copied() {
         "  ingest:\n    auth:\n      sigV4: {{credentialsSecret: producers}}\n{S3}"
     ));
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
-    let pod = c.deployment.spec.expect("spec").template.spec.expect("pod");
+    let pod = deployment_of(&c).spec.expect("spec").template.spec.expect("pod");
     let volume = pod
         .volumes
         .expect("volumes")
@@ -269,7 +276,7 @@ fn destination_secrets_are_mounted_as_files_and_kept_in_the_config() {
         ]
     );
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
-    let pod = c.deployment.spec.expect("spec").template.spec.expect("pod");
+    let pod = deployment_of(&c).spec.expect("spec").template.spec.expect("pod");
     let mut mounted: Vec<(String, String)> = pod.containers[0]
         .volume_mounts
         .as_ref()
@@ -330,14 +337,14 @@ fn a_local_destination_cannot_run_in_a_cluster() {
 
 #[test]
 fn status_follows_the_deployment_and_keeps_transition_times() {
-    use crate::status::{Observed, compute, next_version};
+    use crate::status::{Observed, WorkloadState, compute, next_version};
     use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
     let mut s = stream(S3);
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
-    let mut d: Deployment = c.deployment;
+    let mut d: Deployment = deployment_of(&c);
     d.metadata.generation = Some(1);
     let mut observed = Observed {
-        deployment: Some(d.clone()),
+        workload: Some(WorkloadState::Deployment(d.clone())),
         version_id: next_version(&s, "h1"),
         spec_hash: "h1".into(),
         selector: labels::selector_string("clicks"),
@@ -353,7 +360,7 @@ fn status_follows_the_deployment_and_keeps_transition_times() {
         ready_replicas: Some(1),
         ..DeploymentStatus::default()
     });
-    observed.deployment = Some(d);
+    observed.workload = Some(WorkloadState::Deployment(d));
     s.status = Some(first.clone());
     let second = compute(&s, &observed, "2026-01-01T00:01:00Z");
     assert_eq!(second.delivery_stream_status.as_deref(), Some("ACTIVE"));
@@ -401,8 +408,71 @@ fn scaling_is_not_a_new_version_and_does_not_roll_the_pods() {
         a.config_map, b.config_map,
         "the pods read the same manifest"
     );
-    let template = |c: &super::Children| c.deployment.spec.clone().expect("spec").template;
+    let template = |c: &super::Children| deployment_of(c).spec.clone().expect("spec").template;
     assert_eq!(template(&a), template(&b), "the pod template is the same");
     let other = stream("  replicas: 1\n  destination:\n    s3: {bucket: other}\n");
     assert_ne!(super::spec_hash(&one), super::spec_hash(&other));
+}
+
+/// The S3 stream with its log on claims of the class `fast`.
+const ON_CLAIMS: &str =
+    "  buffer:\n    maxBytes: 1Gi\n    storage:\n      persistentVolumeClaim: {storageClassName: fast}\n";
+
+#[test]
+fn a_log_on_claims_runs_as_a_statefulset_with_a_claim_per_pod() {
+    let c = render(
+        &stream(&format!("{ON_CLAIMS}{S3}")),
+        &inputs(),
+        &OperatorConfig::default(),
+    )
+    .expect("render");
+    let Workload::StatefulSet(set, headless) = &c.workload else {
+        panic!("a StatefulSet expected");
+    };
+    let spec = set.spec.clone().expect("spec");
+    assert_eq!(spec.service_name.as_deref(), Some("clicks-pods"));
+    assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
+    assert_eq!(spec.replicas, Some(1));
+    let retention = spec
+        .persistent_volume_claim_retention_policy
+        .expect("retention");
+    assert_eq!(retention.when_deleted.as_deref(), Some("Retain"));
+    assert_eq!(retention.when_scaled.as_deref(), Some("Retain"));
+    let claims = spec.volume_claim_templates.expect("claim templates");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].metadata.name.as_deref(), Some(pod::WAL_VOLUME));
+    let claim = claims[0].spec.clone().expect("claim spec");
+    assert_eq!(claim.storage_class_name.as_deref(), Some("fast"));
+    assert_eq!(claim.access_modes, Some(vec!["ReadWriteOnce".to_owned()]));
+    let size = &claim.resources.expect("resources").requests.expect("requests")["storage"];
+    // 1 GiB + an eighth + 64 MiB, the emptyDir limit it replaces.
+    assert_eq!(size.0, "1275068416");
+    // The claim is the log's volume: mounted at the log's directory, and no emptyDir.
+    let pod = spec.template.spec.expect("pod");
+    let volumes = pod.volumes.expect("volumes");
+    assert!(volumes.iter().all(|v| v.name != pod::WAL_VOLUME), "{volumes:?}");
+    let mounts = pod.containers[0].volume_mounts.clone().expect("mounts");
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.name == pod::WAL_VOLUME && m.mount_path == configmap::WAL_DIR)
+    );
+    let headless = headless.spec.clone().expect("headless spec");
+    assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
+    assert_eq!(headless.selector, Some(labels::selector("clicks")));
+}
+
+#[test]
+fn an_hpa_scales_the_statefulset_of_a_stream_on_claims() {
+    let spec = format!(
+        "{ON_CLAIMS}  autoscaling: {{minReplicas: 2, maxReplicas: 4}}\n{S3}"
+    );
+    let c = render(&stream(&spec), &inputs(), &OperatorConfig::default()).expect("render");
+    let Workload::StatefulSet(set, _) = &c.workload else {
+        panic!("a StatefulSet expected");
+    };
+    assert_eq!(set.spec.as_ref().expect("spec").replicas, None);
+    let target = c.hpa.expect("hpa").spec.expect("spec").scale_target_ref;
+    assert_eq!(target.kind, "StatefulSet");
+    assert_eq!(target.name, "clicks");
 }

@@ -20,17 +20,22 @@ pub struct Moto {
 
 impl Moto {
     pub async fn start() -> Self {
-        Self::spawn(None, "127.0.0.1", "127.0.0.1").await
+        Self::spawn(None, "127.0.0.1", "127.0.0.1", free_port()).await
     }
 
     /// moto inside a network namespace (a test cluster's), listening on every address there;
     /// `reach` is the namespace's address this process reaches it at.
     pub async fn start_in_netns(netns: &str, reach: &str) -> Self {
-        Self::spawn(Some(netns), "0.0.0.0", reach).await
+        Self::spawn(Some(netns), "0.0.0.0", reach, free_port()).await
     }
 
-    async fn spawn(netns: Option<&str>, bind: &str, reach: &str) -> Self {
-        let port = free_port();
+    /// [`Moto::start_in_netns`] on a given port: a destination that comes up only later, where
+    /// streams were already told to deliver.
+    pub async fn start_in_netns_on(netns: &str, reach: &str, port: u16) -> Self {
+        Self::spawn(Some(netns), "0.0.0.0", reach, port).await
+    }
+
+    async fn spawn(netns: Option<&str>, bind: &str, reach: &str, port: u16) -> Self {
         let program =
             std::env::var("HYDRANT_TEST_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
         let mut command = match netns {
