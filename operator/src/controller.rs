@@ -208,7 +208,9 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     // Render and apply.
     if observed.invalid.is_none() && observed.waiting.is_none() {
         match render::render(stream, &inputs, &ctx.config) {
-            Ok(children) => observed.workload = Some(apply_children(ctx, ns, name, children).await?),
+            Ok(children) => {
+                observed.workload = Some(apply_children(ctx, ns, name, children).await?)
+            }
             Err(render::RenderError::Invalid(message)) => observed.invalid = Some(message),
             Err(e) => return Err(e.into()),
         }
@@ -275,10 +277,10 @@ async fn apply_children(
     apply(ctx, ns, children.service).await?;
     apply(ctx, ns, children.pdb).await?;
     let workload = match children.workload {
-        render::Workload::Deployment(d) => WorkloadState::Deployment(apply(ctx, ns, d).await?),
+        render::Workload::Deployment(d) => WorkloadState::Deployment(apply(ctx, ns, *d).await?),
         render::Workload::StatefulSet(set, headless) => {
-            apply(ctx, ns, headless).await?;
-            WorkloadState::StatefulSet(apply(ctx, ns, set).await?)
+            apply(ctx, ns, *headless).await?;
+            WorkloadState::StatefulSet(apply(ctx, ns, *set).await?)
         }
     };
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), ns);
@@ -436,9 +438,7 @@ async fn finalize(
         .await?
         .items
         .len();
-    let replicas = workload
-        .as_ref()
-        .map_or(0, WorkloadState::current_replicas);
+    let replicas = workload.as_ref().map_or(0, WorkloadState::current_replicas);
     if remaining > 0 || replicas > 0 {
         tracing::info!(stream = %key(stream), pods = remaining, "waiting for pods to drain");
         return Ok(Action::requeue(Duration::from_secs(2)));

@@ -399,7 +399,10 @@ async fn an_unworkable_spec_is_creating_failed(admin: &kube::Client) {
 /// `spec.buffer.storage.persistentVolumeClaim`: a StatefulSet with a claim template and its
 /// headless Service instead of a Deployment; ACTIVE from the StatefulSet's status; the storage
 /// cannot be switched afterwards.
-async fn a_stream_on_claims_runs_as_a_statefulset(admin: &kube::Client, moto: &support::moto::Moto) {
+async fn a_stream_on_claims_runs_as_a_statefulset(
+    admin: &kube::Client,
+    moto: &support::moto::Moto,
+) {
     let on_claims = stream_yaml("ledger", "e2e-bucket", &moto.endpoint(), "").replace(
         "buffer: {maxBytes: 64Mi}",
         "buffer: {maxBytes: 64Mi, storage: {persistentVolumeClaim: {storageClassName: fast}}}",
@@ -414,7 +417,10 @@ async fn a_stream_on_claims_runs_as_a_statefulset(admin: &kube::Client, moto: &s
     assert_eq!(spec.service_name.as_deref(), Some("ledger-pods"));
     let claim = &spec.volume_claim_templates.expect("claims")[0];
     assert_eq!(
-        claim.spec.as_ref().and_then(|c| c.storage_class_name.as_deref()),
+        claim
+            .spec
+            .as_ref()
+            .and_then(|c| c.storage_class_name.as_deref()),
         Some("fast")
     );
     let svc: Api<Service> = Api::namespaced(admin.clone(), NS);
@@ -452,7 +458,9 @@ async fn a_stream_on_claims_runs_as_a_statefulset(admin: &kube::Client, moto: &s
     .await
     .expect_err("storage switch");
     assert!(
-        refused.to_string().contains("spec.buffer.storage cannot change"),
+        refused
+            .to_string()
+            .contains("spec.buffer.storage cannot change"),
         "{refused}"
     );
 }

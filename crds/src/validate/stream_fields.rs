@@ -77,7 +77,9 @@ fn validate_buffer(buffer: &BufferSpec, fail: &mut impl FnMut(&str, String)) {
         ) {
             fail(
                 &format!("{at}.accessModes"),
-                format!("`{mode}`: a log is written, so one of ReadWriteOnce, ReadWriteOncePod, ReadWriteMany"),
+                format!(
+                    "`{mode}`: a log is written, so one of ReadWriteOnce, ReadWriteOncePod, ReadWriteMany"
+                ),
             );
         }
     }

@@ -11,7 +11,10 @@ use super::{RenderError, child_meta, labels, replicas, stream_name};
 use crds::DeliveryStream;
 
 /// The Deployment of `stream`'s pods around `template`.
-pub fn render(stream: &DeliveryStream, template: PodTemplateSpec) -> Result<Deployment, RenderError> {
+pub fn render(
+    stream: &DeliveryStream,
+    template: PodTemplateSpec,
+) -> Result<Deployment, RenderError> {
     let name = stream_name(stream)?;
     Ok(Deployment {
         metadata: child_meta(stream, name.to_owned())?,

@@ -55,9 +55,9 @@ pub struct Children {
 #[derive(Debug, Clone)]
 pub enum Workload {
     /// Logs on `emptyDir` volumes.
-    Deployment(Deployment),
+    Deployment(Box<Deployment>),
     /// Logs on a claim per pod, with the headless Service that names the pods.
-    StatefulSet(StatefulSet, Service),
+    StatefulSet(Box<StatefulSet>, Box<Service>),
 }
 
 impl Workload {
@@ -80,10 +80,10 @@ pub fn render(
     let hash = config_hash(&config_map, inputs);
     let template = pod::template(stream, inputs, config, &hash)?;
     let workload = match stream.spec.buffer.storage.claim() {
-        None => Workload::Deployment(deployment::render(stream, template)?),
+        None => Workload::Deployment(Box::new(deployment::render(stream, template)?)),
         Some(claim) => Workload::StatefulSet(
-            statefulset::render(stream, claim, template)?,
-            service::headless(stream)?,
+            Box::new(statefulset::render(stream, claim, template)?),
+            Box::new(service::headless(stream)?),
         ),
     };
     Ok(Children {

@@ -15,7 +15,7 @@ const S3: &str = "  destination:\n    s3:\n      bucket: raw\n      endpoint: ht
 /// The Deployment of children rendered for a stream on `emptyDir`.
 pub(crate) fn deployment_of(c: &Children) -> Deployment {
     match &c.workload {
-        Workload::Deployment(d) => d.clone(),
+        Workload::Deployment(d) => (**d).clone(),
         Workload::StatefulSet(..) => panic!("a Deployment expected"),
     }
 }
@@ -33,7 +33,8 @@ fn inputs() -> Inputs {
 #[test]
 fn children_carry_owner_references_and_labels() {
     let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
-    let owner = &deployment_of(&c)
+    let deployment = deployment_of(&c);
+    let owner = &deployment
         .metadata
         .owner_references
         .as_ref()
@@ -176,7 +177,7 @@ fn secret_or_spec_changes_change_the_config_hash() {
     let s = stream(S3);
     let config = OperatorConfig::default();
     let hash = |c: &Children| {
-        deployment_of(&c)
+        deployment_of(c)
             .spec
             .as_ref()
             .and_then(|s| s.template.metadata.as_ref())
@@ -240,7 +241,12 @@ fn ingest_credentials_are_mounted_not_copied() {
         "  ingest:\n    auth:\n      sigV4: {{credentialsSecret: producers}}\n{S3}"
     ));
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
-    let pod = deployment_of(&c).spec.expect("spec").template.spec.expect("pod");
+    let pod = deployment_of(&c)
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod");
     let volume = pod
         .volumes
         .expect("volumes")
@@ -276,7 +282,12 @@ fn destination_secrets_are_mounted_as_files_and_kept_in_the_config() {
         ]
     );
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
-    let pod = deployment_of(&c).spec.expect("spec").template.spec.expect("pod");
+    let pod = deployment_of(&c)
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod");
     let mut mounted: Vec<(String, String)> = pod.containers[0]
         .volume_mounts
         .as_ref()
@@ -415,8 +426,7 @@ fn scaling_is_not_a_new_version_and_does_not_roll_the_pods() {
 }
 
 /// The S3 stream with its log on claims of the class `fast`.
-const ON_CLAIMS: &str =
-    "  buffer:\n    maxBytes: 1Gi\n    storage:\n      persistentVolumeClaim: {storageClassName: fast}\n";
+const ON_CLAIMS: &str = "  buffer:\n    maxBytes: 1Gi\n    storage:\n      persistentVolumeClaim: {storageClassName: fast}\n";
 
 #[test]
 fn a_log_on_claims_runs_as_a_statefulset_with_a_claim_per_pod() {
@@ -444,13 +454,20 @@ fn a_log_on_claims_runs_as_a_statefulset_with_a_claim_per_pod() {
     let claim = claims[0].spec.clone().expect("claim spec");
     assert_eq!(claim.storage_class_name.as_deref(), Some("fast"));
     assert_eq!(claim.access_modes, Some(vec!["ReadWriteOnce".to_owned()]));
-    let size = &claim.resources.expect("resources").requests.expect("requests")["storage"];
+    let size = &claim
+        .resources
+        .expect("resources")
+        .requests
+        .expect("requests")["storage"];
     // 1 GiB + an eighth + 64 MiB, the emptyDir limit it replaces.
     assert_eq!(size.0, "1275068416");
     // The claim is the log's volume: mounted at the log's directory, and no emptyDir.
     let pod = spec.template.spec.expect("pod");
     let volumes = pod.volumes.expect("volumes");
-    assert!(volumes.iter().all(|v| v.name != pod::WAL_VOLUME), "{volumes:?}");
+    assert!(
+        volumes.iter().all(|v| v.name != pod::WAL_VOLUME),
+        "{volumes:?}"
+    );
     let mounts = pod.containers[0].volume_mounts.clone().expect("mounts");
     assert!(
         mounts
@@ -464,9 +481,7 @@ fn a_log_on_claims_runs_as_a_statefulset_with_a_claim_per_pod() {
 
 #[test]
 fn an_hpa_scales_the_statefulset_of_a_stream_on_claims() {
-    let spec = format!(
-        "{ON_CLAIMS}  autoscaling: {{minReplicas: 2, maxReplicas: 4}}\n{S3}"
-    );
+    let spec = format!("{ON_CLAIMS}  autoscaling: {{minReplicas: 2, maxReplicas: 4}}\n{S3}");
     let c = render(&stream(&spec), &inputs(), &OperatorConfig::default()).expect("render");
     let Workload::StatefulSet(set, _) = &c.workload else {
         panic!("a StatefulSet expected");

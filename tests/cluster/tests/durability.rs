@@ -215,10 +215,7 @@ async fn replaced_and_ready(client: &kube::Client, stream: &str, old: &BTreeSet<
         .await
         .iter()
         .filter(|p| {
-            p.metadata
-                .name
-                .as_ref()
-                .is_some_and(|n| old.contains(n))
+            p.metadata.name.as_ref().is_some_and(|n| old.contains(n))
                 && p.metadata.deletion_timestamp.is_some()
         })
         .filter_map(|p| p.metadata.uid.clone())
@@ -231,7 +228,12 @@ async fn replaced_and_ready(client: &kube::Client, stream: &str, old: &BTreeSet<
             let fresh = pods
                 .iter()
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
-                .filter(|p| p.metadata.uid.as_ref().is_some_and(|u| !old_uids.contains(u)))
+                .filter(|p| {
+                    p.metadata
+                        .uid
+                        .as_ref()
+                        .is_some_and(|u| !old_uids.contains(u))
+                })
                 .filter(|p| is_ready(p))
                 .count();
             (fresh == REPLICAS && pods.len() == REPLICAS).then_some(())
