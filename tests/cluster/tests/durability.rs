@@ -66,8 +66,8 @@ async fn deleted_pods_lose_nothing_on_claims_and_their_logs_on_empty_dirs() {
     }
 
     let before: Vec<BTreeSet<String>> = [
-        pod_names(&client, "durable").await,
-        pod_names(&client, "volatile").await,
+        pod_uids(&client, "durable").await,
+        pod_uids(&client, "volatile").await,
     ]
     .into();
     for (name, _) in &storage {
@@ -85,7 +85,11 @@ async fn deleted_pods_lose_nothing_on_claims_and_their_logs_on_empty_dirs() {
     for (name, old) in ["durable", "volatile"].iter().zip(&before) {
         replaced_and_ready(&client, name, old).await;
     }
-    eprintln!("every pod deleted with the destination down, and replaced: {before:?}");
+    eprintln!(
+        "every pod deleted with the destination down, and replaced: durable {:?}, volatile {:?}",
+        pod_names(&client, "durable").await,
+        pod_names(&client, "volatile").await
+    );
 
     let started = Instant::now();
     let moto = Moto::start_in_netns_on(&node.netns, &node.reach_ip(), port).await;
@@ -207,19 +211,17 @@ async fn pod_names(client: &kube::Client, stream: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Waits until `REPLICAS` pods of `stream` are Ready, none of them a pod of `old` (by uid for a
-/// StatefulSet, whose pods keep their names: here, by not being terminating and newer than the
-/// deletion).
-async fn replaced_and_ready(client: &kube::Client, stream: &str, old: &BTreeSet<String>) {
-    let old_uids: BTreeSet<String> = cluster::stream_pods(client, NS, stream)
+async fn pod_uids(client: &kube::Client, stream: &str) -> BTreeSet<String> {
+    cluster::stream_pods(client, NS, stream)
         .await
         .iter()
-        .filter(|p| {
-            p.metadata.name.as_ref().is_some_and(|n| old.contains(n))
-                && p.metadata.deletion_timestamp.is_some()
-        })
         .filter_map(|p| p.metadata.uid.clone())
-        .collect();
+        .collect()
+}
+
+/// Waits until `REPLICAS` pods of `stream` are Ready, none of them one of `old_uids` (by uid: a
+/// StatefulSet's replacement pods keep their predecessors' names).
+async fn replaced_and_ready(client: &kube::Client, stream: &str, old_uids: &BTreeSet<String>) {
     eventually(
         &format!("{stream}'s pods replaced and Ready"),
         Duration::from_secs(180),
