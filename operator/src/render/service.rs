@@ -22,18 +22,23 @@ pub fn render(stream: &DeliveryStream) -> Result<Service, RenderError> {
                     protocol: Some("TCP".to_owned()),
                     ..ServicePort::default()
                 },
-                ServicePort {
-                    name: Some("metrics".to_owned()),
-                    port: METRICS_PORT,
-                    target_port: Some(IntOrString::String("metrics".to_owned())),
-                    protocol: Some("TCP".to_owned()),
-                    ..ServicePort::default()
-                },
+                metrics_port(),
             ]),
             ..ServiceSpec::default()
         }),
         ..Service::default()
     })
+}
+
+/// The pods' `/metrics` and `/status` port.
+fn metrics_port() -> ServicePort {
+    ServicePort {
+        name: Some("metrics".to_owned()),
+        port: METRICS_PORT,
+        target_port: Some(IntOrString::String("metrics".to_owned())),
+        protocol: Some("TCP".to_owned()),
+        ..ServicePort::default()
+    }
 }
 
 /// The URL producers use as the SDK endpoint override.
@@ -62,13 +67,7 @@ pub fn headless(stream: &DeliveryStream) -> Result<Service, RenderError> {
             selector: Some(labels::selector(name)),
             // Draining pods keep their names resolvable.
             publish_not_ready_addresses: Some(true),
-            ports: Some(vec![ServicePort {
-                name: Some("metrics".to_owned()),
-                port: METRICS_PORT,
-                target_port: Some(IntOrString::String("metrics".to_owned())),
-                protocol: Some("TCP".to_owned()),
-                ..ServicePort::default()
-            }]),
+            ports: Some(vec![metrics_port()]),
             ..ServiceSpec::default()
         }),
         ..Service::default()
