@@ -230,7 +230,7 @@ fn ready_verdict(observed: &Observed, replicas: Replicas, ready: bool) -> Verdic
     }
 }
 
-/// The Progressing condition: true while the Deployment rolls out a valid spec.
+/// The Progressing condition: true while the workload (Deployment or StatefulSet) rolls out a valid spec.
 fn progressing_verdict(observed: &Observed, replicas: Replicas) -> Verdict<'static> {
     let progressing =
         observed.invalid.is_none() && observed.workload.is_some() && !replicas.up_to_date;
@@ -239,7 +239,7 @@ fn progressing_verdict(observed: &Observed, replicas: Replicas) -> Verdict<'stat
     } else if progressing {
         (
             "RollingOut",
-            "the Deployment is rolling out the current spec".to_owned(),
+            "the pods are rolling out the current spec".to_owned(),
         )
     } else {
         ("RolloutComplete", String::new())
