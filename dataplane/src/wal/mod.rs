@@ -7,6 +7,7 @@
 
 mod checkpoint;
 pub mod frame;
+mod lock;
 mod reader;
 mod segment;
 mod writer;
@@ -154,6 +155,8 @@ impl std::fmt::Debug for FsyncObserver {
 #[derive(Debug, Clone)]
 pub struct Wal {
     shared: Arc<Shared>,
+    /// Held while any handle lives: no other process opens this log meanwhile.
+    _lock: Arc<lock::DirLock>,
     tx: mpsc::UnboundedSender<writer::Request>,
     pending: Arc<Semaphore>,
     watermark: watch::Receiver<Watermark>,
@@ -238,6 +241,7 @@ impl Wal {
     ) -> Result<(Self, Recovery), WalError> {
         fs::create_dir_all(&config.dir)?;
         let dir = config.dir.clone();
+        let dir_lock = lock::acquire(&dir)?;
         let delivered = checkpoint::read(&dir)?;
         let id = log_id(&dir)?;
         let firsts = drop_delivered_segments(&dir, delivered)?;
@@ -286,6 +290,7 @@ impl Wal {
         Ok((
             Self {
                 shared,
+                _lock: Arc::new(dir_lock),
                 tx,
                 pending: Arc::new(Semaphore::new(MAX_PENDING_BYTES)),
                 watermark: wm_rx,
