@@ -61,6 +61,6 @@ pub use processing::{
 pub use quantity::parse_quantity;
 pub use retry::RetryOptions;
 pub use splunk::{HecEndpointType, SplunkBackupMode, SplunkDestination};
-pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus};
+pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus, DrainStatus};
 pub use stream::{DeliveryStream, DeliveryStreamSpec, Source};
 pub use validate::{FieldError, validate_spec};

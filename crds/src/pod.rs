@@ -44,4 +44,10 @@ pub struct PodSpecOverrides {
     /// Container resources; default: requests 250m CPU / 256Mi, limit 1Gi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// Seconds a pod gets to deliver what it holds after SIGTERM before it is killed; default:
+    /// the buffering interval plus 60. On `emptyDir` what is undelivered then is lost; on a
+    /// claim it waits for the next pod or a drain Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub termination_grace_period_seconds: Option<i64>,
 }

@@ -37,6 +37,29 @@ pub struct DeliveryStreamStatus {
     /// Delivery health gathered from the pods' /status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<DeliveryHealthStatus>,
+    /// Claims of pods that no longer run (a scale-down, a deleted stream) whose logs a drain
+    /// Job is delivering; each claim is deleted once its Job succeeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["claim"]))]
+    pub drains: Vec<DrainStatus>,
+}
+
+/// One claim being drained.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrainStatus {
+    /// The PersistentVolumeClaim, `wal-<stream>-<ordinal>`.
+    pub claim: String,
+    /// The Job delivering it, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// WaitingForPod (its pod still terminates), Running, Succeeded (the claim is being
+    /// deleted), Failed (the Job gave up: see its pod's log; delete the Job to retry) or
+    /// WaitingForSpec (the spec no longer renders, so no Job can be made).
+    pub phase: String,
+    /// RFC 3339: when the Job was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
 }
 
 /// A Kubernetes-style condition.

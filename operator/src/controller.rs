@@ -8,6 +8,7 @@ use chrono::{SecondsFormat, Utc};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
@@ -22,6 +23,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::config::{FIELD_MANAGER, OperatorConfig};
+use crate::drains;
 use crate::finalizer::{has_finalizer, set_finalizer};
 use crate::metrics::Metrics;
 use crate::render::{self, Inputs, labels};
@@ -41,6 +43,8 @@ pub enum Error {
     Render(#[from] render::RenderError),
     #[error("serialising: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("draining claims: {0}")]
+    Drain(#[from] drains::DrainError),
 }
 
 impl Error {
@@ -50,6 +54,7 @@ impl Error {
             Error::Kube(_) => "client_error",
             Error::Render(_) => "render",
             Error::Json(_) => "serialise",
+            Error::Drain(_) => "drain",
         }
     }
 }
@@ -178,7 +183,7 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     // Dereference.
     let spec_hash = render::spec_hash(stream);
     let version_id = status::next_version(stream, &spec_hash);
-    let (inputs, missing) = read_secrets(stream, ctx, ns, version_id.clone()).await?;
+    let (mut inputs, missing) = read_secrets(stream, ctx, ns, version_id.clone()).await?;
     let mut observed = Observed {
         version_id,
         spec_hash,
@@ -205,10 +210,26 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
         ));
     }
 
+    // The pods' delivery health, read before rendering: the rollout gate needs it now.
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let pod_list = pods
+        .list(&ListParams::default().labels(&labels::selector_string(name)))
+        .await?
+        .items;
+    if ctx.config.poll_pods {
+        observed.delivery =
+            crate::health::gather(&ctx.http, &pod_list, ctx.config.pod_status_port).await;
+    }
+    inputs.hold_rollout =
+        crate::rollout_gate::hold_reason(stream, &pod_list, observed.delivery.as_ref());
+    observed.rollout_held = inputs.hold_rollout.clone();
+
     // Render and apply.
+    let mut template = None;
     if observed.invalid.is_none() && observed.waiting.is_none() {
         match render::render(stream, &inputs, &ctx.config) {
             Ok(children) => {
+                template = children.workload.claimed_template().cloned();
                 observed.workload = Some(apply_children(ctx, ns, name, children).await?)
             }
             Err(render::RenderError::Invalid(message)) => observed.invalid = Some(message),
@@ -217,21 +238,32 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
     } else {
         observed.workload = workload::read(&ctx.client, stream, ns, name).await?;
     }
-
-    if ctx.config.poll_pods && observed.workload.is_some() {
-        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
-        let list = pods
-            .list(&ListParams::default().labels(&labels::selector_string(name)))
-            .await?;
-        observed.delivery =
-            crate::health::gather(&ctx.http, &list.items, ctx.config.pod_status_port).await;
+    if let Some(in_use) = observed
+        .workload
+        .as_ref()
+        .and_then(WorkloadState::claimed_ordinals)
+    {
+        observed.drains = drains::reconcile(
+            &ctx.client,
+            &ctx.recorder,
+            stream,
+            template.as_ref(),
+            in_use,
+        )
+        .await?;
     }
 
     write_status(stream, ctx, &streams, &observed).await?;
-    // Requeue to refresh delivery health and to catch anything a watch missed.
-    Ok(Action::requeue(Duration::from_secs(
-        if ctx.config.poll_pods { 30 } else { 300 },
-    )))
+    // Requeue to refresh delivery health and to catch anything a watch missed; soon while a
+    // rollout is held or claims drain, so either resumes or finishes promptly.
+    let seconds = if observed.rollout_held.is_some() || !observed.drains.is_empty() {
+        3
+    } else if ctx.config.poll_pods {
+        30
+    } else {
+        300
+    };
+    Ok(Action::requeue(Duration::from_secs(seconds)))
 }
 
 /// The Secrets the stream references (their data, for the config hash) and the names of those
@@ -245,7 +277,7 @@ async fn read_secrets(
     let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let mut inputs = Inputs {
         version_id,
-        secrets: BTreeMap::new(),
+        ..Inputs::default()
     };
     let mut missing = Vec::new();
     for secret in render::referenced_secrets(stream) {
@@ -398,8 +430,9 @@ where
     Ok(applied)
 }
 
-/// Deletion: DELETING until the pods are gone (scaled to zero, they drain on SIGTERM), then the
-/// finalizer goes and owner references collect the children.
+/// Deletion: DELETING until the pods are gone (scaled to zero, they drain on SIGTERM) and, on
+/// claims, until drain Jobs have emptied and deleted every claim; then the finalizer goes and
+/// owner references collect the children.
 async fn finalize(
     stream: &DeliveryStream,
     ctx: &Context,
@@ -411,20 +444,6 @@ async fn finalize(
     let ns = render::namespace(stream)?;
     let name = render::stream_name(stream)?;
     let workload = workload::read(&ctx.client, stream, ns, name).await?;
-    let observed = Observed {
-        workload: workload.clone(),
-        deleting: true,
-        version_id: stream
-            .status
-            .as_ref()
-            .and_then(|s| s.version_id.clone())
-            .unwrap_or_else(|| "1".to_owned()),
-        spec_hash: render::spec_hash(stream),
-        endpoint: stream.status.as_ref().and_then(|s| s.endpoint.clone()),
-        selector: labels::selector_string(name),
-        ..Observed::default()
-    };
-    write_status(stream, ctx, streams, &observed).await?;
     if let Some(w) = &workload
         && !w.scaled_to_zero()
     {
@@ -439,12 +458,52 @@ async fn finalize(
         .items
         .len();
     let replicas = workload.as_ref().map_or(0, WorkloadState::current_replicas);
-    if remaining > 0 || replicas > 0 {
-        tracing::info!(stream = %key(stream), pods = remaining, "waiting for pods to drain");
+    let pods_gone = remaining == 0 && replicas == 0;
+    let mut drains = Vec::new();
+    if pods_gone && stream.spec.buffer.storage.claim().is_some() {
+        let template = drain_template(stream, ctx, ns).await?;
+        drains =
+            drains::reconcile(&ctx.client, &ctx.recorder, stream, template.as_ref(), 0).await?;
+    }
+    let observed = Observed {
+        workload,
+        deleting: true,
+        version_id: stream
+            .status
+            .as_ref()
+            .and_then(|s| s.version_id.clone())
+            .unwrap_or_else(|| "1".to_owned()),
+        spec_hash: render::spec_hash(stream),
+        endpoint: stream.status.as_ref().and_then(|s| s.endpoint.clone()),
+        selector: labels::selector_string(name),
+        drains,
+        ..Observed::default()
+    };
+    write_status(stream, ctx, streams, &observed).await?;
+    if !pods_gone || !observed.drains.is_empty() {
+        tracing::info!(stream = %key(stream), pods = remaining, drains = observed.drains.len(), "waiting for pods and claims to drain");
         return Ok(Action::requeue(Duration::from_secs(2)));
     }
     set_finalizer(stream, ctx, streams, name, false).await?;
     Ok(Action::await_change())
+}
+
+/// The pod template drain Jobs of a deleted stream run: its pods' template, rendered from the
+/// spec as it was; None when it no longer renders.
+async fn drain_template(
+    stream: &DeliveryStream,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Option<k8s_openapi::api::core::v1::PodTemplateSpec>, Error> {
+    let version_id = stream
+        .status
+        .as_ref()
+        .and_then(|s| s.version_id.clone())
+        .unwrap_or_else(|| "1".to_owned());
+    let (inputs, _) = read_secrets(stream, ctx, ns, version_id).await?;
+    Ok(render::render(stream, &inputs, &ctx.config)
+        .ok()
+        .and_then(|c| c.workload.claimed_template().cloned()))
 }
 
 /// Runs the controller for one namespace (or all, with `None`) until `shutdown` resolves.
@@ -507,6 +566,7 @@ pub async fn run(
         )
         .owns(api::<Deployment>(&client, &namespace), owned.clone())
         .owns(api::<StatefulSet>(&client, &namespace), owned.clone())
+        .owns(api::<Job>(&client, &namespace), owned.clone())
         .owns(api::<HorizontalPodAutoscaler>(&client, &namespace), owned)
         .watches(
             api::<Secret>(&client, &namespace),

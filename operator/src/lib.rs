@@ -3,10 +3,12 @@
 
 pub mod config;
 pub mod controller;
+pub mod drains;
 pub mod finalizer;
 pub mod health;
 pub mod leader;
 pub mod metrics;
 pub mod render;
+pub mod rollout_gate;
 pub mod status;
 pub mod workload;

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 
-use crds::{Condition, DeliveryHealthStatus, DeliveryStream, DeliveryStreamStatus};
+use crds::{Condition, DeliveryHealthStatus, DeliveryStream, DeliveryStreamStatus, DrainStatus};
 
 /// What a reconcile learned.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,10 @@ pub struct Observed {
     pub endpoint: Option<String>,
     pub selector: String,
     pub deleting: bool,
+    /// Claims being drained (streams on claims only).
+    pub drains: Vec<DrainStatus>,
+    /// Why the rollout is paused (streams on `emptyDir` only).
+    pub rollout_held: Option<String>,
 }
 
 /// The Deployment or StatefulSet running the stream's pods.
@@ -33,6 +37,18 @@ impl WorkloadState {
     /// Pods the workload runs now (terminating ones included).
     pub fn current_replicas(&self) -> i32 {
         self.replica_counts().current
+    }
+
+    /// Ordinals below this belong to a StatefulSet's pods (the count its spec asks for, which
+    /// an HPA may have set); None for a Deployment.
+    pub fn claimed_ordinals(&self) -> Option<u32> {
+        match self {
+            Self::Deployment(_) => None,
+            Self::StatefulSet(s) => {
+                let replicas = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+                Some(u32::try_from(replicas).unwrap_or(0))
+            }
+        }
     }
 
     /// Whether its spec asks for zero pods.
@@ -182,8 +198,16 @@ pub fn compute(stream: &DeliveryStream, observed: &Observed, now: &str) -> Deliv
                 generation,
                 now,
             ),
+            condition(
+                prev,
+                "Draining",
+                draining_verdict(&observed.drains),
+                generation,
+                now,
+            ),
         ],
         delivery: observed.delivery.clone(),
+        drains: observed.drains.clone(),
     }
 }
 
@@ -236,6 +260,8 @@ fn progressing_verdict(observed: &Observed, replicas: Replicas) -> Verdict<'stat
         observed.invalid.is_none() && observed.workload.is_some() && !replicas.up_to_date;
     let (reason, message) = if observed.invalid.is_some() {
         ("InvalidSpec", String::new())
+    } else if let Some(why) = observed.rollout_held.clone().filter(|_| progressing) {
+        ("RolloutHeld", why)
     } else if progressing {
         (
             "RollingOut",
@@ -270,6 +296,40 @@ fn degraded_verdict(observed: &Observed) -> Verdict<'_> {
     };
     Verdict {
         status,
+        reason,
+        message,
+    }
+}
+
+/// The Draining condition: true while claims of pods that no longer run are being drained; a
+/// Job that gave up is named first.
+fn draining_verdict(drains: &[DrainStatus]) -> Verdict<'static> {
+    let named = |phase: Option<&str>| {
+        drains
+            .iter()
+            .filter(|d| phase.is_none_or(|p| d.phase == p))
+            .map(|d| d.claim.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let failed = named(Some("Failed"));
+    let (reason, message) = if !failed.is_empty() {
+        (
+            "DrainFailed",
+            format!(
+                "the drain Job of {failed} failed; its claim is kept (delete the Job to retry)"
+            ),
+        )
+    } else if !drains.is_empty() {
+        (
+            "DrainingClaims",
+            format!("delivering what is left on {}", named(None)),
+        )
+    } else {
+        ("NoDrains", String::new())
+    };
+    Verdict {
+        status: !drains.is_empty(),
         reason,
         message,
     }

@@ -3,6 +3,10 @@
 use super::{MIN_BUFFER_BYTES, check_range};
 use crate::{BufferSpec, DeliveryStream, parse_quantity, volume_bytes};
 
+/// `<name>-drain-<ordinal up to 999>` and the StatefulSet's `<name>-<10-character revision>`
+/// are label values of at most 63 characters.
+const MAX_CLAIMED_NAME: usize = 45;
+
 pub(super) fn validate_stream_fields(stream: &DeliveryStream, fail: &mut impl FnMut(&str, String)) {
     match stream.metadata.name.as_deref() {
         None | Some("") => fail("metadata.name", "the stream needs a name".into()),
@@ -16,6 +20,15 @@ pub(super) fn validate_stream_fields(stream: &DeliveryStream, fail: &mut impl Fn
                     "metadata.name",
                     format!(
                         "`{name}` is not a valid DeliveryStreamName: 1-64 characters of [a-zA-Z0-9_.-]"
+                    ),
+                );
+            }
+            if stream.spec.buffer.storage.claim().is_some() && name.len() > MAX_CLAIMED_NAME {
+                fail(
+                    "metadata.name",
+                    format!(
+                        "`{name}` is {} characters; a stream on spec.buffer.storage.persistentVolumeClaim has at most {MAX_CLAIMED_NAME}, so its pods' and drain Jobs' names fit Kubernetes' 63-character labels",
+                        name.len()
                     ),
                 );
             }
@@ -92,8 +105,12 @@ mod tests {
 
     /// The paths of the problems in a stream with `buffer` as its `spec.buffer` (flow YAML).
     fn problems(buffer: &str) -> Vec<String> {
+        named_problems("s", buffer)
+    }
+
+    fn named_problems(name: &str, buffer: &str) -> Vec<String> {
         let yaml = format!(
-            "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata:\n  name: s\nspec:\n  buffer: {buffer}\n  destination:\n    s3: {{bucket: raw}}\n"
+            "apiVersion: hydrant.dev/v1alpha1\nkind: DeliveryStream\nmetadata:\n  name: {name}\nspec:\n  buffer: {buffer}\n  destination:\n    s3: {{bucket: raw}}\n"
         );
         let stream = parse_manifest(&yaml).expect("manifest");
         validate_spec(&stream).into_iter().map(|e| e.path).collect()
@@ -125,5 +142,13 @@ mod tests {
             problems("{storage: {persistentVolumeClaim: {accessModes: [ReadWriteOncePod]}}}")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_stream_on_claims_has_a_name_its_pods_and_jobs_can_carry() {
+        let claims = "{storage: {persistentVolumeClaim: {}}}";
+        assert!(named_problems(&"a".repeat(45), claims).is_empty());
+        assert_eq!(named_problems(&"a".repeat(46), claims), ["metadata.name"]);
+        assert!(named_problems(&"a".repeat(46), "{storage: {emptyDir: {}}}").is_empty());
     }
 }

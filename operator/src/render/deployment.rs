@@ -10,10 +10,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{RenderError, child_meta, labels, replicas, stream_name};
 use crds::DeliveryStream;
 
-/// The Deployment of `stream`'s pods around `template`.
+/// The Deployment of `stream`'s pods around `template`; `hold` pauses its rollout (scaling
+/// still works while paused).
 pub fn render(
     stream: &DeliveryStream,
     template: PodTemplateSpec,
+    hold: bool,
 ) -> Result<Deployment, RenderError> {
     let name = stream_name(stream)?;
     Ok(Deployment {
@@ -25,6 +27,8 @@ pub fn render(
                 ..LabelSelector::default()
             },
             strategy: Some(surge_one_at_a_time()),
+            // Left out unless held: the field then returns to its default (false).
+            paused: hold.then_some(true),
             template,
             ..DeploymentSpec::default()
         }),

@@ -2,6 +2,7 @@
 
 pub mod configmap;
 pub mod deployment;
+pub mod drain_job;
 pub mod hpa;
 pub mod labels;
 pub mod pdb;
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
@@ -39,6 +40,9 @@ pub struct Inputs {
     pub version_id: String,
     /// Data of the Secrets the stream references, by name (hashed only, never copied).
     pub secrets: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+    /// Why a Deployment's rollout must wait (its pods keep their logs on `emptyDir`, so a pod
+    /// replaced now could lose its backlog); None lets it proceed.
+    pub hold_rollout: Option<String>,
 }
 
 /// The children of one stream, in apply order.
@@ -61,6 +65,14 @@ pub enum Workload {
 }
 
 impl Workload {
+    /// The template of a StatefulSet's pods: what a drain Job of one of its claims runs.
+    pub fn claimed_template(&self) -> Option<&PodTemplateSpec> {
+        match self {
+            Self::Deployment(_) => None,
+            Self::StatefulSet(set, _) => set.spec.as_ref().map(|s| &s.template),
+        }
+    }
+
     /// The kind of the workload `stream` is run by.
     pub fn kind_for(stream: &DeliveryStream) -> &'static str {
         match stream.spec.buffer.storage.claim() {
@@ -80,7 +92,11 @@ pub fn render(
     let hash = config_hash(&config_map, inputs);
     let template = pod::template(stream, inputs, config, &hash)?;
     let workload = match stream.spec.buffer.storage.claim() {
-        None => Workload::Deployment(Box::new(deployment::render(stream, template)?)),
+        None => Workload::Deployment(Box::new(deployment::render(
+            stream,
+            template,
+            inputs.hold_rollout.is_some(),
+        )?)),
         Some(claim) => Workload::StatefulSet(
             Box::new(statefulset::render(stream, claim, template)?),
             Box::new(service::headless(stream)?),

@@ -28,9 +28,18 @@ pub const WAL_VOLUME: &str = "wal";
 /// Non-root user of the distroless image.
 const USER: i64 = 65532;
 
-/// Seconds a pod gets to drain on SIGTERM: the buffering interval (a batch may just have started)
-/// plus time to deliver what is buffered.
+/// Seconds a pod gets to drain on SIGTERM: the spec's, or the buffering interval (a batch may
+/// just have started) plus time to deliver what is buffered.
 pub fn termination_grace_seconds(stream: &DeliveryStream) -> i64 {
+    let chosen = stream
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|s| s.termination_grace_period_seconds);
+    if let Some(seconds) = chosen {
+        return seconds;
+    }
     let interval = stream
         .spec
         .destination
@@ -177,7 +186,10 @@ fn pod_spec(
         automount_service_account_token: Some(false),
         termination_grace_period_seconds: Some(termination_grace_seconds(stream)),
         security_context: Some(pod_security_context()),
-        topology_spread_constraints: Some(vec![spread_over_nodes(name)]),
+        topology_spread_constraints: Some(vec![
+            spread_over(name, ZONE_LABEL),
+            spread_over(name, HOST_LABEL),
+        ]),
         node_selector: (!spec_over.node_selector.is_empty())
             .then(|| spec_over.node_selector.clone()),
         tolerations: (!spec_over.tolerations.is_empty()).then(|| spec_over.tolerations.clone()),
@@ -202,11 +214,16 @@ fn pod_security_context() -> PodSecurityContext {
     }
 }
 
-/// Prefer one node per pod (a soft rule, so a small cluster still schedules every replica).
-fn spread_over_nodes(name: &str) -> TopologySpreadConstraint {
+const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+const HOST_LABEL: &str = "kubernetes.io/hostname";
+
+/// Prefer spreading the pods over the values of node label `key`: zones first, then nodes. A
+/// soft rule: a cluster without zone labels, or smaller than the stream, still schedules every
+/// replica (a hard rule would leave pods Pending there).
+fn spread_over(name: &str, key: &str) -> TopologySpreadConstraint {
     TopologySpreadConstraint {
         max_skew: 1,
-        topology_key: "kubernetes.io/hostname".to_owned(),
+        topology_key: key.to_owned(),
         when_unsatisfiable: "ScheduleAnyway".to_owned(),
         label_selector: Some(LabelSelector {
             match_labels: Some(labels::selector(name)),

@@ -10,7 +10,7 @@ pub(crate) fn stream(spec_yaml: &str) -> DeliveryStream {
     crds::manifest::parse_manifest(&yaml).expect("manifest")
 }
 
-const S3: &str = "  destination:\n    s3:\n      bucket: raw\n      endpoint: http://s3:8333\n      credentialsSecret: s3-writer\n      bufferingHints: {sizeInMBs: 8, intervalInSeconds: 120}\n";
+pub(crate) const S3: &str = "  destination:\n    s3:\n      bucket: raw\n      endpoint: http://s3:8333\n      credentialsSecret: s3-writer\n      bufferingHints: {sizeInMBs: 8, intervalInSeconds: 120}\n";
 
 /// The Deployment of children rendered for a stream on `emptyDir`.
 pub(crate) fn deployment_of(c: &Children) -> Deployment {
@@ -20,8 +20,9 @@ pub(crate) fn deployment_of(c: &Children) -> Deployment {
     }
 }
 
-fn inputs() -> Inputs {
+pub(crate) fn inputs() -> Inputs {
     Inputs {
+        hold_rollout: None,
         version_id: "4".into(),
         secrets: BTreeMap::from([(
             "s3-writer".to_owned(),
@@ -217,7 +218,7 @@ fn autoscaling_renders_an_hpa_and_leaves_replicas_out() {
 #[test]
 fn escape_hatches_reach_the_pod() {
     let s = stream(&format!(
-        "  image: registry.local/hydrant:dev\n  template:\n    metadata: {{labels: {{team: data}}, annotations: {{a: b}}}}\n    spec:\n      nodeSelector: {{disk: ssd}}\n      priorityClassName: high\n      serviceAccountName: streams\n      tolerations: [{{key: dedicated, operator: Exists}}]\n{S3}"
+        "  image: registry.local/hydrant:dev\n  template:\n    metadata: {{labels: {{team: data}}, annotations: {{a: b}}}}\n    spec:\n      nodeSelector: {{disk: ssd}}\n      priorityClassName: high\n      serviceAccountName: streams\n      terminationGracePeriodSeconds: 7\n      tolerations: [{{key: dedicated, operator: Exists}}]\n{S3}"
     ));
     let c = render(&s, &inputs(), &OperatorConfig::default()).expect("render");
     let template = deployment_of(&c).spec.expect("spec").template;
@@ -229,9 +230,34 @@ fn escape_hatches_reach_the_pod() {
     assert_eq!(pod.priority_class_name.as_deref(), Some("high"));
     assert_eq!(pod.service_account_name.as_deref(), Some("streams"));
     assert_eq!(pod.tolerations.expect("tolerations").len(), 1);
+    assert_eq!(pod.termination_grace_period_seconds, Some(7));
     assert_eq!(
         pod.containers[0].image.as_deref(),
         Some("registry.local/hydrant:dev")
+    );
+}
+
+#[test]
+fn pods_prefer_spreading_over_zones_then_nodes_without_requiring_either() {
+    let c = render(&stream(S3), &inputs(), &OperatorConfig::default()).expect("render");
+    let pod = deployment_of(&c)
+        .spec
+        .expect("spec")
+        .template
+        .spec
+        .expect("pod");
+    // 120 s interval + 60 s to deliver, unless the spec says otherwise.
+    assert_eq!(pod.termination_grace_period_seconds, Some(180));
+    let spread = pod.topology_spread_constraints.expect("spread");
+    let keys: Vec<&str> = spread.iter().map(|c| c.topology_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    );
+    assert!(
+        spread
+            .iter()
+            .all(|c| c.when_unsatisfiable == "ScheduleAnyway")
     );
 }
 
@@ -410,7 +436,7 @@ fn scaling_is_not_a_new_version_and_does_not_roll_the_pods() {
     assert_eq!(super::spec_hash(&one), super::spec_hash(&three));
     let inputs = Inputs {
         version_id: "1".into(),
-        secrets: Default::default(),
+        ..Inputs::default()
     };
     let config = OperatorConfig::default();
     let a = super::render(&one, &inputs, &config).expect("render");
@@ -426,7 +452,7 @@ fn scaling_is_not_a_new_version_and_does_not_roll_the_pods() {
 }
 
 /// The S3 stream with its log on claims of the class `fast`.
-const ON_CLAIMS: &str = "  buffer:\n    maxBytes: 1Gi\n    storage:\n      persistentVolumeClaim: {storageClassName: fast}\n";
+pub(crate) const ON_CLAIMS: &str = "  buffer:\n    maxBytes: 1Gi\n    storage:\n      persistentVolumeClaim: {storageClassName: fast}\n";
 
 #[test]
 fn a_log_on_claims_runs_as_a_statefulset_with_a_claim_per_pod() {
