@@ -1,28 +1,31 @@
-//! Acknowledged means durable in a cluster too. With the destination down, every pod of two
-//! streams is deleted before it could drain: the stream whose logs are on claims (a
-//! StatefulSet) delivers every acknowledged record once the destination comes up, from the
-//! pods that reopened those claims; the stream on `emptyDir` volumes loses what its deleted
-//! pods held — the loss the docs state. Storage: hostPath PersistentVolumes the test creates
-//! (the node has no provisioner), bound by a StorageClass name of their own.
+//! Acknowledged means durable in a cluster too. Two streams of three pods, one with its logs on
+//! claims (a StatefulSet), one on `emptyDir` volumes (a Deployment), take producer load while
+//! their destination is down, through four disruptions in turn: every pod deleted, every pod
+//! evicted (the Eviction API, as `kubectl drain` calls it, under the stream's budget), a spec
+//! change that rolls every pod, and a scale from 3 to 1. Then the destination comes up. The
+//! stream on claims delivers every acknowledged record (its scaled-away claims through drain
+//! Jobs, which the operator then deletes with the claims); the stream on `emptyDir` loses what
+//! the pods deleted, evicted or scaled away held, and — its rollout held by the operator while
+//! delivery fails — nothing to the roll. Each record names its stream and disruption, so the
+//! counts are per disruption. Storage: hostPath PersistentVolumes the test creates (the node has
+//! no provisioner), bound by a StorageClass name of their own.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+mod durability_support;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use harness::cluster::{self, is_ready};
+use durability_support::*;
+use harness::cluster;
 use harness::moto::Moto;
 use harness::node::{Images, Node};
 use harness::operator_env::eventually;
 
-const NS: &str = "durability";
-const CLASS: &str = "hydrant-test-local";
-const BUCKET: &str = "durability";
-const RECORDS: usize = 3000;
-/// Pods per stream.
-const REPLICAS: usize = 2;
+/// The disruptions, in the order they happen; records put before each carry its name.
+const PHASES: [&str; 4] = ["delete", "evict", "roll", "scale"];
 
 #[tokio::test(flavor = "multi_thread")]
-async fn deleted_pods_lose_nothing_on_claims_and_their_logs_on_empty_dirs() {
+async fn claims_lose_nothing_through_deletions_evictions_rolls_and_scale_downs() {
     let images = Images::build();
     let node = Node::start(&[
         images.archive("hydrant"),
@@ -43,34 +46,30 @@ async fn deleted_pods_lose_nothing_on_claims_and_their_logs_on_empty_dirs() {
     static_volumes(&node, REPLICAS);
     // The destination's address, where nothing listens until the end.
     let port = harness::free_port();
-    let storage = [
-        (
-            "durable",
-            format!("persistentVolumeClaim: {{storageClassName: {CLASS}}}"),
-        ),
-        ("volatile", "emptyDir: {}".to_owned()),
-    ];
-    for (name, storage) in &storage {
+    for (name, storage) in STREAMS {
         cluster::apply(
             &node,
             &format!("{name}.yaml"),
             &manifest(name, storage, &node.ip, port),
         );
     }
-    let mut acked = Vec::new();
-    for (name, _) in &storage {
+    let mut endpoints = BTreeMap::new();
+    for (name, _) in STREAMS {
         let (endpoint, took) =
             cluster::active_endpoint(&client, NS, name, Duration::from_secs(180)).await;
         eprintln!("{name} ACTIVE after {:.1} s", took.as_secs_f64());
-        acked.push(put(&node, &endpoint, name));
+        endpoints.insert(name, endpoint);
     }
+    let mut acked: BTreeMap<(&str, &str), BTreeSet<String>> = BTreeMap::new();
+    let mut put_phase = |phase: &'static str| {
+        for (name, _) in STREAMS {
+            acked.insert((name, phase), put(&node, &endpoints[name], name, phase));
+        }
+    };
 
-    let before: Vec<BTreeSet<String>> = [
-        pod_uids(&client, "durable").await,
-        pod_uids(&client, "volatile").await,
-    ]
-    .into();
-    for (name, _) in &storage {
+    put_phase("delete");
+    let before = uids_of_both(&client).await;
+    for (name, _) in STREAMS {
         // Two seconds to drain with the destination down: killed with everything it holds.
         node.kubectl_ok(&[
             "-n",
@@ -82,193 +81,142 @@ async fn deleted_pods_lose_nothing_on_claims_and_their_logs_on_empty_dirs() {
             "--grace-period=2",
         ]);
     }
-    for (name, old) in ["durable", "volatile"].iter().zip(&before) {
-        replaced_and_ready(&client, name, old).await;
+    for (name, _) in STREAMS {
+        replaced_and_ready(&client, name, &before[name], REPLICAS).await;
     }
-    eprintln!(
-        "every pod deleted with the destination down, and replaced: durable {:?}, volatile {:?}",
-        pod_names(&client, "durable").await,
-        pod_names(&client, "volatile").await
+    eprintln!("delete: every pod of both streams deleted and replaced");
+
+    put_phase("evict");
+    let before = uids_of_both(&client).await;
+    for (name, _) in STREAMS {
+        let took = evict_every_pod(&client, name).await;
+        eprintln!("evict: {name}'s pods evicted one at a time in {took:.0} s");
+    }
+    for (name, _) in STREAMS {
+        replaced_and_ready(&client, name, &before[name], REPLICAS).await;
+    }
+
+    put_phase("roll");
+    // The pods have tried their destination and failed, so the operator knows delivery fails.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before = uids_of_both(&client).await;
+    for (name, _) in STREAMS {
+        node.kubectl_ok(&[
+            "-n",
+            NS,
+            "patch",
+            "dstream",
+            name,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"template":{"metadata":{"annotations":{"hydrant.dev/test-roll":"1"}}}}}"#,
+        ]);
+    }
+    replaced_and_ready(&client, "durable", &before["durable"], REPLICAS).await;
+    eprintln!("roll: every pod of durable replaced by the StatefulSet's rolling update");
+    let held = rollout_held(&client, "volatile").await;
+    assert_eq!(
+        pod_uids(&client, "volatile").await,
+        before["volatile"],
+        "no pod on emptyDir is replaced while delivery fails"
     );
+    eprintln!("roll: volatile's rollout held: {held}");
+
+    put_phase("scale");
+    for (name, _) in STREAMS {
+        node.kubectl_ok(&["-n", NS, "scale", "dstream", name, "--replicas=1"]);
+    }
+    let drains = drains_running(&client, "durable", 2).await;
+    eprintln!("scale: durable at 1 pod, drains {drains:?}");
+    eventually(
+        "volatile scaled to one pod",
+        Duration::from_secs(120),
+        || async { (pod_uids(&client, "volatile").await.len() == 1).then_some(()) },
+    )
+    .await;
 
     let started = Instant::now();
     let moto = Moto::start_in_netns_on(&node.netns, &node.reach_ip(), port).await;
     moto.create_bucket(BUCKET).await;
-    let delivered = eventually(
+    let all_durable: BTreeSet<String> = PHASES
+        .iter()
+        .flat_map(|p| acked[&("durable", *p)].iter().cloned())
+        .collect();
+    eventually(
         "the durable stream's acknowledged records delivered",
         Duration::from_secs(240),
         || async {
-            let got = delivered(&moto, "durable/").await;
-            acked[0].iter().all(|id| got.contains(id)).then_some(got)
+            let got: BTreeSet<String> = delivered(&moto, "durable/").await.into_iter().collect();
+            all_durable.is_subset(&got).then_some(())
         },
     )
     .await;
     eprintln!(
-        "durable (claims): {} acknowledged, {} delivered, 0 lost, {} duplicates, {:.0} s after the destination came up",
-        acked[0].len(),
-        delivered.len(),
-        delivered.len() - acked[0].len(),
+        "durable: every acknowledged record delivered {:.0} s after the destination came up",
         started.elapsed().as_secs_f64()
     );
-    // The volatile stream's new pods hold nothing: what the old ones held is gone.
-    let volatile = delivered_after_backlog_drained(&client, &moto).await;
-    eprintln!(
-        "volatile (emptyDir): {} acknowledged, {volatile} delivered, {} lost",
-        acked[1].len(),
-        acked[1].len() - volatile
-    );
-    assert_eq!(
-        volatile, 0,
-        "pods on emptyDir deleted before they drained take their logs with them"
-    );
-}
-
-/// A stream of `REPLICAS` pods delivering uncompressed objects under `<name>/` to the moto server
-/// that will listen at `ip:port`, with its log on `storage`.
-fn manifest(name: &str, storage: &str, ip: &str, port: u16) -> String {
-    format!(
-        "apiVersion: hydrant.dev/v1alpha1
-kind: DeliveryStream
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  replicas: {REPLICAS}
-  buffer:
-    maxBytes: 64Mi
-    storage: {{{storage}}}
-  destination:
-    s3:
-      bucket: {BUCKET}
-      endpoint: http://{ip}:{port}
-      forcePathStyle: true
-      credentialsSecret: s3-writer
-      prefix: {name}/
-      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
-"
-    )
-}
-
-/// `count` hostPath PersistentVolumes of the test's class, in directories under the node's
-/// state directory that the pods' user (65532) owns.
-fn static_volumes(node: &Node, count: usize) {
-    for i in 0..count {
-        let dir = node.dir.join("volumes").join(i.to_string());
-        std::fs::create_dir_all(&dir).expect("volume dir");
-        chown_to_pods(&dir);
-        let pv = format!(
-            "apiVersion: v1
-kind: PersistentVolume
-metadata: {{name: wal-{i}}}
-spec:
-  storageClassName: {CLASS}
-  capacity: {{storage: 1Gi}}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  hostPath: {{path: {}, type: Directory}}
-",
-            dir.display()
-        );
-        cluster::apply(node, &format!("pv-{i}.yaml"), &pv);
-    }
-}
-
-fn chown_to_pods(dir: &Path) {
-    let status = std::process::Command::new("chown")
-        .arg("65532:65532")
-        .arg(dir)
-        .status()
-        .expect("chown");
-    assert!(status.success(), "chown {}", dir.display());
-}
-
-/// RECORDS records put with aws-sdk-firehose (`firehose-put`) from inside the namespace;
-/// every one must be acknowledged. Returns their ids.
-fn put(node: &Node, endpoint: &str, name: &str) -> BTreeSet<String> {
-    let out = node
-        .in_netns(Path::new(env!("CARGO_BIN_EXE_firehose-put")))
-        .env("AWS_ACCESS_KEY_ID", "producer")
-        .env("AWS_SECRET_ACCESS_KEY", "producer")
-        .args([endpoint, name, name, &RECORDS.to_string()])
-        .output()
-        .expect("run firehose-put");
-    assert!(
-        out.status.success(),
-        "firehose-put: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let acked: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    assert_eq!(acked.len(), RECORDS, "{name}: every record acknowledged");
-    acked
-}
-
-async fn pod_names(client: &kube::Client, stream: &str) -> BTreeSet<String> {
-    cluster::stream_pods(client, NS, stream)
-        .await
-        .iter()
-        .filter_map(|p| p.metadata.name.clone())
-        .collect()
-}
-
-async fn pod_uids(client: &kube::Client, stream: &str) -> BTreeSet<String> {
-    cluster::stream_pods(client, NS, stream)
-        .await
-        .iter()
-        .filter_map(|p| p.metadata.uid.clone())
-        .collect()
-}
-
-/// Waits until `REPLICAS` pods of `stream` are Ready, none of them one of `old_uids` (by uid: a
-/// StatefulSet's replacement pods keep their predecessors' names).
-async fn replaced_and_ready(client: &kube::Client, stream: &str, old_uids: &BTreeSet<String>) {
-    eventually(
-        &format!("{stream}'s pods replaced and Ready"),
-        Duration::from_secs(180),
-        || async {
-            let pods = cluster::stream_pods(client, NS, stream).await;
-            let fresh = pods
-                .iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none())
-                .filter(|p| {
-                    p.metadata
-                        .uid
-                        .as_ref()
-                        .is_some_and(|u| !old_uids.contains(u))
-                })
-                .filter(|p| is_ready(p))
-                .count();
-            (fresh == REPLICAS && pods.len() == REPLICAS).then_some(())
-        },
+    let drained = claims_drained(
+        &node,
+        &client,
+        "durable",
+        &["wal-durable-1", "wal-durable-2"],
     )
     .await;
-}
+    eprintln!("durable: {drained}");
+    volatile_rollout_finishes(&client).await;
+    backlog_empty(&client, "volatile").await;
 
-/// The record ids in the objects under `prefix`.
-async fn delivered(moto: &Moto, prefix: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    for (key, bytes, _) in moto.objects(BUCKET).await {
-        if key.starts_with(prefix) {
-            // Uncompressed objects: the records as the producer sent them, one per line.
-            let text = String::from_utf8_lossy(&bytes);
-            ids.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+    let mut lost_on_claims = 0;
+    for (name, _) in STREAMS {
+        let got = delivered(&moto, &format!("{name}/")).await;
+        for phase in PHASES {
+            let sent = &acked[&(name, phase)];
+            let tag = format!("{name}-{phase}-");
+            let copies: Vec<&String> = got.iter().filter(|id| id.starts_with(&tag)).collect();
+            let unique: BTreeSet<&String> = copies.iter().copied().collect();
+            let lost = sent.iter().filter(|id| !unique.contains(id)).count();
+            eprintln!(
+                "{name} ({}), {phase}: {} acknowledged, {} delivered, {lost} lost, {} duplicates",
+                if name == "durable" {
+                    "claims"
+                } else {
+                    "emptyDir"
+                },
+                sent.len(),
+                unique.len(),
+                copies.len() - unique.len()
+            );
+            if name == "durable" {
+                lost_on_claims += lost;
+            }
         }
     }
-    ids
-}
+    assert_eq!(lost_on_claims, 0, "nothing acknowledged on claims is lost");
+    let volatile = delivered(&moto, "volatile/").await;
+    let count = |phase: &str| {
+        let tag = format!("volatile-{phase}-");
+        volatile.iter().filter(|id| id.starts_with(&tag)).count()
+    };
+    assert_eq!(
+        (count("delete"), count("evict")),
+        (0, 0),
+        "pods on emptyDir deleted or evicted before they drained take their logs with them"
+    );
+    // The held rollout replaced no pod (asserted above), so it lost nothing; what the `roll`
+    // and `scale` records of the volatile stream lose is what the two pods the scale-down removed
+    // held — all or none of a phase, as one producer's connection lands on one pod.
+    eprintln!(
+        "volatile: the roll replaced no pod while delivery failed; the scale-down's two removed pods took {} of the roll's and {} of the scale's records",
+        RECORDS - count("roll"),
+        RECORDS - count("scale")
+    );
 
-/// Once the volatile stream reports no backlog (its pods hold nothing), how many of its records
-/// arrived.
-async fn delivered_after_backlog_drained(client: &kube::Client, moto: &Moto) -> usize {
-    let streams: kube::Api<crds::DeliveryStream> = kube::Api::namespaced(client.clone(), NS);
-    eventually(
-        "the volatile stream's pods report an empty backlog",
-        Duration::from_secs(120),
-        || async {
-            let d = streams.get("volatile").await.ok()?.status?.delivery?;
-            (d.backlog_records == 0).then_some(())
-        },
-    )
-    .await;
-    delivered(moto, "volatile/").await.len()
+    // Deleting a stream on claims waits until its last claim is drained and deleted.
+    let started = Instant::now();
+    node.kubectl_ok(&["-n", NS, "delete", "dstream", "durable", "--wait=false"]);
+    stream_gone_with_its_claims(&client, "durable").await;
+    eprintln!(
+        "delete: durable gone, with its last claim drained and deleted, {:.0} s after kubectl delete",
+        started.elapsed().as_secs_f64()
+    );
 }
