@@ -31,6 +31,8 @@ pub mod status;
 pub mod support;
 
 // Wiring.
+/// The summary line `hydrant run` writes every 10 s in text mode.
+pub mod live_view;
 /// The stream's plan: every decision the spec implies, as plain data.
 pub mod plan;
 /// Opens the log, builds the plan's parts and runs them until a signal.

@@ -92,6 +92,9 @@ struct StreamArgs {
     /// Log format: text or json.
     #[arg(long, env = "HYDRANT_LOG_FORMAT", default_value = "text")]
     log_format: String,
+    /// No summary line every 10 s (written only with text logs).
+    #[arg(long, short = 'q', env = "HYDRANT_QUIET")]
+    quiet: bool,
 }
 
 fn main() -> ExitCode {
@@ -160,6 +163,7 @@ fn options(args: StreamArgs, ingest_addr: Option<SocketAddr>) -> Options {
         metrics_addr: args.metrics_addr,
         segment_bytes: args.wal_segment_bytes,
         partition_memory_bytes: args.partition_memory_bytes,
+        live_view: args.log_format == "text" && !args.quiet,
         wal_dir: args.wal_dir,
     }
 }

@@ -43,6 +43,8 @@ pub struct Options {
     pub partition_memory_bytes: usize,
     /// Overrides `spec.buffer.directory`.
     pub wal_dir: Option<PathBuf>,
+    /// Write the live view's summary line every 10 s (text logs at a terminal).
+    pub live_view: bool,
 }
 
 /// The log, opened and recovered.
@@ -87,6 +89,9 @@ fn prepare(stream: &DeliveryStream, options: &Options, mode: Mode) -> anyhow::Re
     let spec = &stream.spec;
     let plan = StreamPlan::new(spec);
     let metrics = Metrics::new(&namespace, &name).context("creating metrics")?;
+    metrics.buffering_interval.set(i64::from(
+        spec.destination.buffering_hints().interval_in_seconds,
+    ));
     let log = open_log(spec, options, &metrics)?;
     let identity = StreamIdentity {
         name,
@@ -147,6 +152,9 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], spec.ingest.port as u16)));
     let (stop_ingest, ingest_task) = serve_ingest(ingest.clone(), ingest_addr).await?;
     observed.ready.store(true, Ordering::Release);
+    let live_view = options
+        .live_view
+        .then(|| crate::live_view::spawn(observed.clone(), crate::live_view::EVERY));
     tracing::info!(
         stream = %name,
         ingest = %ingest_addr,
@@ -157,6 +165,9 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
     );
 
     lifecycle::wait_for_signal().await;
+    if let Some(task) = live_view {
+        task.abort();
+    }
     tracing::info!("shutting down: not ready, refusing new records, delivering what is buffered");
     tokio::spawn(async {
         lifecycle::wait_for_signal().await;

@@ -66,6 +66,7 @@ impl Observed {
         let m = &self.ingest.metrics;
         m.wal_bytes.set(report.wal.bytes as i64);
         m.wal_segments.set(report.wal.segments as i64);
+        m.wal_max_bytes.set(report.wal.max_bytes as i64);
         m.wal_backlog_records.set(report.backlog_records as i64);
         if let Some(age) = report.oldest_undelivered_age_seconds {
             m.delivery_freshness

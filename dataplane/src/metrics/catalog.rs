@@ -121,6 +121,14 @@ pub const PARTITION_COUNT_EXCEEDED: Spec = plain(
 // The write-ahead log.
 pub const WAL_BYTES: Spec = plain("wal_bytes", "Bytes of write-ahead log segments on disk");
 pub const WAL_SEGMENTS: Spec = plain("wal_segments", "Write-ahead log segment files");
+pub const WAL_MAX_BYTES: Spec = plain(
+    "wal_max_bytes",
+    "The log's bound (spec.buffer.maxBytes): puts are throttled when wal_bytes reaches it",
+);
+pub const BUFFERING_INTERVAL: Spec = plain(
+    "buffering_interval_seconds",
+    "The destination's buffering interval (bufferingHints.intervalInSeconds), for freshness alerts",
+);
 pub const WAL_BACKLOG_RECORDS: Spec = plain(
     "wal_backlog_records",
     "Acknowledged records not yet delivered",
