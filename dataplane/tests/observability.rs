@@ -23,15 +23,10 @@ async fn metrics_pass_promtool_and_status_reports_the_backlog() {
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["recordsAccepted"], 3);
     // A refused request is counted by error type.
-    let r = client
-        .post(h.ingest_url())
-        .header("X-Amz-Target", "Firehose_20150804.PutRecord")
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .body("{}")
-        .send()
-        .await
-        .expect("bad put");
-    assert_eq!(r.status(), 400);
+    assert_eq!(
+        common::sinks::invalid_put(&client, &h.ingest_url()).await,
+        400
+    );
     h.wait_drained(Duration::from_secs(30)).await;
 
     let text = h.metrics().await;
@@ -43,7 +38,7 @@ async fn metrics_pass_promtool_and_status_reports_the_backlog() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("cannot run {promtool} (Debian package prometheus, installed by .ci/run): {e}")
+            panic!("cannot run {promtool} (Debian package prometheus, installed by `bash tests/run.sh`): {e}")
         });
     child
         .stdin

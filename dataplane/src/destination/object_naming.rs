@@ -38,6 +38,9 @@ pub struct ObjectNamer {
     stream_name: String,
     version_id: String,
     extension: String,
+    /// Error-output objects hold JSON lines whatever the delivered objects hold (Parquet, a
+    /// custom extension): only the compression's extension, if any.
+    error_extension: String,
     /// The object prefix, with the default time appended when it had no timestamp.
     prefix: PrefixTemplate,
     /// The error prefix, ready to evaluate with an error-output type.
@@ -88,9 +91,17 @@ impl ObjectNamer {
             stream_name: stream_name.to_owned(),
             version_id: version_id.to_owned(),
             extension: extension.to_owned(),
+            error_extension: extension.to_owned(),
             prefix: parsed.with_default_time(),
             error_prefix,
         })
+    }
+
+    /// Names error-output objects with `extension` (e.g. `".gz"`, or `""` uncompressed) instead
+    /// of the delivered objects' extension.
+    pub fn with_error_extension(mut self, extension: &str) -> Self {
+        self.error_extension = extension.to_owned();
+        self
     }
 
     /// The key of a delivered object whose oldest record arrived at `oldest_arrival`.
@@ -114,12 +125,12 @@ impl ObjectNamer {
             &mut random_string,
             partition,
         );
-        self.push_suffix(&mut key, oldest_arrival, Uuid::new_v4());
+        self.push_suffix(&mut key, oldest_arrival, Uuid::new_v4(), &self.extension);
         key
     }
 
     /// The key of an error-output object (failed records) of type `error_output_type`, e.g.
-    /// `processing-failed`. The suffix, extension included, is the same as for delivered objects.
+    /// `processing-failed`: the delivered objects' suffix, with the error-output extension.
     pub fn error_key(&self, error_output_type: &str, oldest_arrival: DateTime<Utc>) -> String {
         self.key_with(
             &self.error_prefix,
@@ -141,11 +152,15 @@ impl ObjectNamer {
     ) -> String {
         let mut key = String::with_capacity(128);
         render_prefix(&mut key, prefix, error_output_type, at, random, None);
-        self.push_suffix(&mut key, at, uuid);
+        let extension = match error_output_type {
+            Some(_) => &self.error_extension,
+            None => &self.extension,
+        };
+        self.push_suffix(&mut key, at, uuid, extension);
         key
     }
 
-    fn push_suffix(&self, key: &mut String, at: DateTime<Utc>, uuid: Uuid) {
+    fn push_suffix(&self, key: &mut String, at: DateTime<Utc>, uuid: Uuid, extension: &str) {
         key.push_str(&self.stream_name);
         key.push('-');
         key.push_str(&self.version_id);
@@ -161,7 +176,7 @@ impl ObjectNamer {
             at.second(),
             uuid.hyphenated()
         );
-        key.push_str(&self.extension);
+        key.push_str(extension);
     }
 }
 
@@ -538,6 +553,23 @@ mod tests {
             .strip_prefix("logs/processing-failed/2026/07/13/14/")
             .unwrap_or_else(|| panic!("{key}"));
         check_suffix(suffix, "mystream", "1", ".gz");
+    }
+
+    #[test]
+    fn error_objects_are_named_for_json_lines_not_for_the_delivered_format() {
+        let n = namer(Some("t/"), None, ".parquet").with_error_extension("");
+        assert!(n.object_key(at()).ends_with(".parquet"));
+        let key = n.error_key("format-conversion-failed", at());
+        let suffix = key
+            .strip_prefix("t/format-conversion-failed/2026/07/13/14/")
+            .unwrap_or_else(|| panic!("{key}"));
+        check_suffix(suffix, "mystream", "1", "");
+        let gz = namer(None, None, ".json.gz").with_error_extension(".gz");
+        assert!(gz.error_key("processing-failed", at()).ends_with(".gz"));
+        assert!(
+            !gz.error_key("processing-failed", at())
+                .ends_with(".json.gz")
+        );
     }
 
     #[test]

@@ -231,7 +231,8 @@ fn namer(d: &ObjectDelivery, stream: &str, version_id: &str) -> Result<ObjectNam
         d.prefix.as_deref(),
         d.error_output_prefix.as_deref(),
         &extension,
-    )?)
+    )?
+    .with_error_extension(encode::default_extension(d.compression_format)))
 }
 
 /// The local store renames a finished temp file into place but does not fsync; do it, so a

@@ -83,6 +83,20 @@ async fn put_batch<R: AsRef<[u8]>>(
 
 /// Puts `records`, re-sending what the stream refuses (a full log answers 503 or fails
 /// records), for at most `within`.
+/// A PutRecord without its required fields, which the stream answers 400
+/// (ValidationException) and counts as an API error; returns the status.
+pub async fn invalid_put(client: &reqwest::Client, ingest_url: &str) -> reqwest::StatusCode {
+    client
+        .post(ingest_url)
+        .header("X-Amz-Target", "Firehose_20150804.PutRecord")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body("{}")
+        .send()
+        .await
+        .expect("a bad put")
+        .status()
+}
+
 pub async fn put_until_accepted(
     ingest_url: &str,
     stream: &str,
