@@ -15,6 +15,7 @@ pub mod hive_type;
 pub mod http_endpoint;
 pub mod ingest;
 pub mod manifest;
+pub mod network_policy;
 pub mod opensearch;
 pub mod pod;
 pub mod prefix;
@@ -47,6 +48,7 @@ pub use http_endpoint::{
     HttpEndpointDestination, RequestConfiguration,
 };
 pub use ingest::{IngestAuth, IngestSpec, SigV4Auth};
+pub use network_policy::NetworkPolicySpec;
 pub use opensearch::{
     DocumentIdFormat, DocumentIdOptions, IndexRotationPeriod, OpenSearchBackupMode,
     OpenSearchDestination, TlsOptions,

@@ -3,7 +3,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Autoscaling, BufferSpec, DeliveryStreamStatus, Destination, IngestSpec, PodTemplateOverrides,
+    Autoscaling, BufferSpec, DeliveryStreamStatus, Destination, IngestSpec, NetworkPolicySpec,
+    PodTemplateOverrides,
 };
 
 /// A Firehose-style delivery stream: producers put records to it, Hydrant buffers them durably and
@@ -22,6 +23,8 @@ use crate::{
     printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".status.replicas"}"#,
     printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyReplicas"}"#,
     printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint","priority":1}"#,
+    printcolumn = r#"{"name":"Backlog","type":"integer","jsonPath":".status.delivery.backlogRecords","priority":1}"#,
+    printcolumn = r#"{"name":"Freshness","type":"integer","description":"Age in seconds of the oldest undelivered record","jsonPath":".status.delivery.dataFreshnessSeconds","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     scale = r#"{"specReplicasPath":".spec.replicas","statusReplicasPath":".status.replicas","labelSelectorPath":".status.selector"}"#,
     validation = kube::core::Rule::new("!(has(self.spec.replicas) && has(self.spec.autoscaling))").message("set either spec.replicas or spec.autoscaling, not both"),
@@ -52,6 +55,9 @@ pub struct DeliveryStreamSpec {
     /// The durable write-ahead log every acknowledged record is kept in until it is delivered.
     #[serde(default)]
     pub buffer: BufferSpec,
+    /// Restrict who may reach the pods (a NetworkPolicy); unset: no policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_policy: Option<NetworkPolicySpec>,
     /// Exactly one destination.
     pub destination: Destination,
 }

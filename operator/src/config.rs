@@ -20,6 +20,8 @@ pub struct OperatorConfig {
     pub poll_pods: bool,
     /// Port of the pods' `/status` (the data plane's metrics port; tests point it elsewhere).
     pub pod_status_port: i32,
+    /// The operator's own namespace: a stream's NetworkPolicy admits it to the metrics port.
+    pub operator_namespace: String,
 }
 
 impl Default for OperatorConfig {
@@ -30,6 +32,7 @@ impl Default for OperatorConfig {
             cluster_domain: "svc".to_owned(),
             poll_pods: true,
             pod_status_port: METRICS_PORT,
+            operator_namespace: "default".to_owned(),
         }
     }
 }

@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::core::DeserializeGuard;
@@ -25,6 +26,7 @@ use thiserror::Error;
 use crate::config::{FIELD_MANAGER, OperatorConfig};
 use crate::drains;
 use crate::finalizer::{has_finalizer, set_finalizer};
+use crate::gauges;
 use crate::metrics::Metrics;
 use crate::render::{self, Inputs, labels};
 use crate::status::{self, Observed, WorkloadState};
@@ -67,12 +69,9 @@ pub struct Context {
     pub recorder: Recorder,
     pub http: reqwest::Client,
     failures: Mutex<HashMap<String, u32>>,
-    /// Streams by deliveryStreamStatus, per watched namespace (None = all).
-    counts: Mutex<HashMap<Option<String>, BTreeMap<String, i64>>>,
+    /// Streams by deliveryStreamStatus, per watched namespace.
+    counts: Arc<gauges::Counts>,
 }
-
-/// The statuses the `streams` gauge reports.
-const PHASES: [&str; 4] = ["CREATING", "ACTIVE", "CREATING_FAILED", "DELETING"];
 
 impl Context {
     pub fn new(client: Client, config: OperatorConfig, metrics: Metrics, instance: String) -> Self {
@@ -90,7 +89,7 @@ impl Context {
             recorder,
             http: reqwest::Client::new(),
             failures: Mutex::default(),
-            counts: Mutex::default(),
+            counts: Arc::default(),
         }
     }
 }
@@ -315,23 +314,49 @@ async fn apply_children(
             WorkloadState::StatefulSet(apply(ctx, ns, *set).await?)
         }
     };
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), ns);
-    match children.hpa {
-        Some(hpa) => {
-            apply(ctx, ns, hpa).await?;
-        }
-        None => {
-            // An HPA left from an earlier spec is an orphan.
-            if let Some(old) = hpas.get_opt(name).await?
-                && old.labels().get(labels::MANAGED_BY).map(String::as_str)
-                    == Some("hydrant-operator")
-            {
-                hpas.delete(name, &DeleteParams::default()).await?;
-                ctx.metrics.writes.with_label_values(&["delete"]).inc();
-            }
-        }
-    }
+    apply_or_remove(ctx, ns, name, children.hpa).await?;
+    apply_or_remove(ctx, ns, name, children.network_policy).await?;
     Ok(workload)
+}
+
+/// A namespaced object the operator applies for a stream.
+trait Child:
+    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + std::fmt::Debug
+{
+}
+
+impl<K> Child for K where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+{
+}
+
+/// Applies an optional child, or deletes the one an earlier spec left (an orphan otherwise).
+async fn apply_or_remove<K: Child>(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    child: Option<K>,
+) -> Result<(), Error> {
+    if let Some(child) = child {
+        apply(ctx, ns, child).await?;
+        return Ok(());
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    if let Some(old) = api.get_opt(name).await?
+        && old.labels().get(labels::MANAGED_BY).map(String::as_str) == Some("hydrant-operator")
+    {
+        api.delete(name, &DeleteParams::default()).await?;
+        ctx.metrics.writes.with_label_values(&["delete"]).inc();
+    }
+    Ok(())
 }
 
 /// Writes the status when (and only when) it differs from what is stored.
@@ -391,14 +416,7 @@ fn phase_reason(phase: &str) -> &'static str {
 }
 
 /// Server-side applies `object` unless the live object already carries the same render hash.
-async fn apply<K>(ctx: &Context, ns: &str, mut object: K) -> Result<K, Error>
-where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
-{
+async fn apply<K: Child>(ctx: &Context, ns: &str, mut object: K) -> Result<K, Error> {
     let name = object.meta().name.clone().unwrap_or_default();
     let hash = {
         let json = serde_json::to_vec(&object)?;
@@ -531,32 +549,12 @@ pub async fn run(
     let controller = Controller::new(streams, wc.clone())
         .with_config(ControllerConfig::default().concurrency(16));
     let store = controller.store();
-    let gauges = {
-        let (store, ctx, namespace) = (store.clone(), ctx.clone(), namespace.clone());
-        tokio::spawn(async move {
-            loop {
-                let mut counts: BTreeMap<String, i64> = BTreeMap::new();
-                for guard in store.state() {
-                    if let Ok(s) = &guard.0 {
-                        let phase = s
-                            .status
-                            .as_ref()
-                            .and_then(|st| st.delivery_stream_status.clone())
-                            .unwrap_or_else(|| "CREATING".to_owned());
-                        *counts.entry(phase).or_insert(0) += 1;
-                    }
-                }
-                if let Ok(mut all) = ctx.counts.lock() {
-                    all.insert(namespace.clone(), counts);
-                    for phase in PHASES {
-                        let total: i64 = all.values().filter_map(|c| c.get(phase)).sum();
-                        ctx.metrics.streams.with_label_values(&[phase]).set(total);
-                    }
-                }
-                tokio::time::sleep(Duration::from_secs(10)).await;
-            }
-        })
-    };
+    let gauges = gauges::spawn(
+        store.clone(),
+        ctx.metrics.clone(),
+        ctx.counts.clone(),
+        namespace.clone(),
+    );
     controller
         .owns(api::<ConfigMap>(&client, &namespace), owned.clone())
         .owns(api::<Service>(&client, &namespace), owned.clone())
@@ -567,7 +565,11 @@ pub async fn run(
         .owns(api::<Deployment>(&client, &namespace), owned.clone())
         .owns(api::<StatefulSet>(&client, &namespace), owned.clone())
         .owns(api::<Job>(&client, &namespace), owned.clone())
-        .owns(api::<HorizontalPodAutoscaler>(&client, &namespace), owned)
+        .owns(
+            api::<HorizontalPodAutoscaler>(&client, &namespace),
+            owned.clone(),
+        )
+        .owns(api::<NetworkPolicy>(&client, &namespace), owned)
         .watches(
             api::<Secret>(&client, &namespace),
             wc,

@@ -5,6 +5,7 @@ pub mod config;
 pub mod controller;
 pub mod drains;
 pub mod finalizer;
+pub mod gauges;
 pub mod health;
 pub mod leader;
 pub mod metrics;

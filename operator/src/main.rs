@@ -153,6 +153,7 @@ fn operator_config(args: &RunArgs) -> OperatorConfig {
             .collect(),
         poll_pods: args.poll_pods,
         pod_status_port: args.pod_status_port,
+        operator_namespace: args.lease_namespace.clone(),
         ..OperatorConfig::default()
     }
 }

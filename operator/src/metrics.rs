@@ -12,7 +12,21 @@ pub struct Metrics {
     pub duration: HistogramVec,
     pub streams: IntGaugeVec,
     pub writes: IntCounterVec,
+    pub stream_desired_replicas: IntGaugeVec,
+    pub stream_ready_replicas: IntGaugeVec,
 }
+
+/// Every `result` and `reason` label value, created at zero so that rates and alerts over them
+/// have series before the first failure.
+const RESULTS: [&str; 2] = ["success", "error"];
+const REASONS: [&str; 6] = [
+    "undecodable",
+    "api_error",
+    "client_error",
+    "render",
+    "serialise",
+    "drain",
+];
 
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
@@ -42,8 +56,32 @@ impl Metrics {
         registry.register(Box::new(failures.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(streams.clone()))?;
+        let stream_desired_replicas = IntGaugeVec::new(
+            Opts::new(
+                "stream_desired_replicas",
+                "Pods a stream asks for (spec.replicas, or the autoscaler's minReplicas)",
+            ),
+            &["namespace", "stream"],
+        )?;
+        let stream_ready_replicas = IntGaugeVec::new(
+            Opts::new(
+                "stream_ready_replicas",
+                "Ready pods of a stream (status.readyReplicas)",
+            ),
+            &["namespace", "stream"],
+        )?;
         registry.register(Box::new(writes.clone()))?;
+        registry.register(Box::new(stream_desired_replicas.clone()))?;
+        registry.register(Box::new(stream_ready_replicas.clone()))?;
+        for result in RESULTS {
+            reconciles.with_label_values(&[result]);
+        }
+        for reason in REASONS {
+            failures.with_label_values(&[reason]);
+        }
         Ok(Self {
+            stream_desired_replicas,
+            stream_ready_replicas,
             registry,
             reconciles,
             failures,

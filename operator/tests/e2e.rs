@@ -3,6 +3,8 @@
 //! node runs the pods here: Deployment status is written by the test (the quick layer); the
 //! pods running, probed and delivering is the cluster tests' ground (`tests/cluster`).
 
+mod e2e_support;
+
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -130,6 +132,9 @@ async fn operator_on_a_real_control_plane() {
     a_secret_change_rolls_the_pods(&admin, &after_spec).await;
     an_unworkable_spec_is_creating_failed(&admin).await;
     a_stream_on_claims_runs_as_a_statefulset(&admin, &moto).await;
+    let fenced = serde_saphyr::from_str(&stream_yaml("fenced", "e2e-bucket", &moto.endpoint(), ""))
+        .expect("yaml");
+    e2e_support::a_network_policy_follows_the_spec(&admin, NS, fenced).await;
     a_steady_cluster_costs_no_writes(&admin, &op_a).await;
     let mut op_b = an_operator_restart_costs_no_writes(&launcher, &mut op_a).await;
     let mut op_c =

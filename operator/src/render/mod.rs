@@ -5,6 +5,7 @@ pub mod deployment;
 pub mod drain_job;
 pub mod hpa;
 pub mod labels;
+pub mod network_policy;
 pub mod pdb;
 pub mod pod;
 pub mod service;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::Resource;
@@ -53,6 +55,7 @@ pub struct Children {
     pub pdb: PodDisruptionBudget,
     pub workload: Workload,
     pub hpa: Option<HorizontalPodAutoscaler>,
+    pub network_policy: Option<NetworkPolicy>,
 }
 
 /// What runs the stream's pods, by where their logs live (`spec.buffer.storage`).
@@ -107,6 +110,7 @@ pub fn render(
         pdb: pdb::render(stream)?,
         workload,
         hpa: hpa::render(stream)?,
+        network_policy: network_policy::render(stream, config)?,
         config_map,
     })
 }
@@ -194,12 +198,13 @@ pub fn spec_hash(stream: &DeliveryStream) -> String {
     hex::encode(&Sha256::digest(&json)[..16])
 }
 
-/// The spec without how many pods run it: scaling (`kubectl scale`, an HPA) is not a new
-/// version of the stream and must not roll its pods.
+/// The spec without how many pods run it and who may reach them: scaling (`kubectl scale`, an
+/// HPA) and the NetworkPolicy are not a new version of the stream and must not roll its pods.
 pub fn without_scale(spec: &crds::DeliveryStreamSpec) -> crds::DeliveryStreamSpec {
     let mut spec = spec.clone();
     spec.replicas = None;
     spec.autoscaling = None;
+    spec.network_policy = None;
     spec
 }
 
