@@ -1,4 +1,4 @@
-//! A real S3-compatible server: moto in server mode (`moto_server`, from PyPI; `.ci/run`
+//! A real S3-compatible server: moto in server mode (`moto_server`, from PyPI; `tests/run.sh`
 //! installs it). Override the command with HYDRANT_TEST_MOTO_SERVER.
 
 use std::process::{Child, Command, Stdio};
@@ -52,7 +52,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start {program} (pip install 'moto[server]', as .ci/run does): {e}")
+                panic!("cannot start {program} (pip install 'moto[server]', as `bash tests/run.sh` does): {e}")
             });
         let moto = Self {
             child,

@@ -21,7 +21,7 @@ pub struct Images {
 
 impl Images {
     /// Builds (or finds up to date) the data-plane, operator and pause images; with
-    /// `HYDRANT_IMAGES` set (`.ci/run` builds them before the tests), uses that directory. Fails
+    /// `HYDRANT_IMAGES` set (`tests/run.sh` builds them before the tests), uses that directory. Fails
     /// loudly with the script's output: a cluster test without its images cannot run.
     pub fn build() -> Images {
         let root = workspace_root();

@@ -33,7 +33,7 @@ fn bin_dir() -> PathBuf {
     versions.sort();
     versions
         .pop()
-        .expect("no PostgreSQL server binaries under /usr/lib/postgresql")
+        .expect("no PostgreSQL server binaries under /usr/lib/postgresql (Debian package postgresql; `bash tests/run.sh` installs it)")
 }
 
 fn is_root() -> bool {
