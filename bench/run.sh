@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest + delivery benchmark: hydrant and loadgen on this machine, results verified.
 #   bash bench/run.sh [duration-seconds] [extra loadgen flags...]
-# Env: COMPRESSION=GZIP to deliver gzip; BENCH_DIR to choose the work directory.
+# Env: COMPRESSION=GZIP to deliver gzip; DURABILITY=none; TLS=1 to serve the ingest port over
+# TLS (a throwaway CA made with openssl); BENCH_DIR to choose the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-60}"; shift || true
@@ -17,6 +18,18 @@ for i in 1 2 3; do
     rm -f "$WORK/dd.tmp"
 done
 
+ENDPOINT=http://127.0.0.1:4573
+if [ "${TLS:-0}" = 1 ]; then
+    mkdir -p "$WORK/secrets/ingest-tls"
+    (cd "$WORK" && openssl req -x509 -days 1 -subj /CN=bench-ca -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt 2>/dev/null \
+        && openssl req -subj /CN=localhost -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout secrets/ingest-tls/tls.key -out server.csr 2>/dev/null \
+        && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext \
+        && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out secrets/ingest-tls/tls.crt 2>/dev/null)
+    sed -i 's/^spec:$/spec:\n  ingest:\n    tls: {secretName: ingest-tls}/' "$WORK/stream.yaml"
+    export HYDRANT_SECRETS_DIR="$WORK/secrets" LOADGEN_CA_FILE="$WORK/ca.crt"
+    ENDPOINT=https://localhost:4573
+fi
+
 (cd "$WORK" && exec "$OLDPWD/$BIN/hydrant" run -f stream.yaml \
     --ingest-addr 127.0.0.1:4573 --metrics-addr 127.0.0.1:9464 2> hydrant.log) &
 PID=$!
@@ -24,7 +37,7 @@ trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:9464/readyz >/dev/null && break; sleep 0.1; done
 
 echo "== load: $DURATION s, 1 KiB records, 500 per batch"
-"$BIN/loadgen" --endpoint http://127.0.0.1:4573 --stream bench --duration "$DURATION" \
+"$BIN/loadgen" --endpoint "$ENDPOINT" --stream bench --duration "$DURATION" \
     --record-size 1024 --batch-size 500 --server-pid "$PID" \
     --verify-dir "$WORK/out" "$@"
 kill -TERM $PID; wait $PID || true

@@ -12,6 +12,10 @@ pub struct IngestSpec {
     /// How producers authenticate. Default: any signature is accepted.
     #[serde(default)]
     pub auth: IngestAuth,
+    /// Serve the port over TLS (HTTP/1.1 and HTTP/2) with a certificate from a Secret; unset:
+    /// plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<IngestTls>,
 }
 
 impl Default for IngestSpec {
@@ -19,8 +23,20 @@ impl Default for IngestSpec {
         Self {
             port: default_port(),
             auth: IngestAuth::default(),
+            tls: None,
         }
     }
+}
+
+/// The ingest port's certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestTls {
+    /// A `kubernetes.io/tls` Secret (keys `tls.crt`: the certificate chain, `tls.key`: its
+    /// private key), as cert-manager writes it. A renewed certificate is picked up without a
+    /// restart and without dropping connections.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
 }
 
 fn default_port() -> i32 {

@@ -47,7 +47,7 @@ pub use http_endpoint::{
     CommonAttribute, ContentEncoding, EndpointConfiguration, HttpBackupMode,
     HttpEndpointDestination, RequestConfiguration,
 };
-pub use ingest::{IngestAuth, IngestSpec, SigV4Auth};
+pub use ingest::{IngestAuth, IngestSpec, IngestTls, SigV4Auth};
 pub use network_policy::NetworkPolicySpec;
 pub use opensearch::{
     DocumentIdFormat, DocumentIdOptions, IndexRotationPeriod, OpenSearchBackupMode,

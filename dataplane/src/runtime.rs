@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::batch::{Pipeline, Progress, SourceBackup};
 use crate::destination::registry::{self, BuildContext};
 use crate::ingest::sigv4::Credentials;
+use crate::ingest::tls::{self, CertificateFiles};
 use crate::ingest::{Ingest, StreamIdentity, describe};
 use crate::metrics::Metrics;
 use crate::partition::buffers::{BufferConfig, Buffers};
@@ -150,7 +151,12 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
     let ingest_addr = options
         .ingest_addr
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], spec.ingest.port as u16)));
-    let (stop_ingest, ingest_task) = serve_ingest(ingest.clone(), ingest_addr).await?;
+    let tls = spec
+        .ingest
+        .tls
+        .as_ref()
+        .map(|t| CertificateFiles::in_secret(&options.secrets_dir, &t.secret_name));
+    let (stop_ingest, ingest_task) = serve_ingest(ingest.clone(), ingest_addr, tls).await?;
     observed.ready.store(true, Ordering::Release);
     let live_view = options
         .live_view
@@ -396,18 +402,28 @@ async fn serve_observability(observed: Arc<Observed>, addr: SocketAddr) -> anyho
 }
 
 /// Serves the Firehose API until the returned sender says stop.
+/// Serves the Firehose API on `addr`, over TLS when `tls` names the certificate's files.
 async fn serve_ingest(
     ingest: Arc<Ingest>,
     addr: SocketAddr,
+    tls: Option<CertificateFiles>,
 ) -> anyhow::Result<(watch::Sender<bool>, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the ingest port {addr}"))?;
     let (stop, mut stop_rx) = watch::channel(false);
-    let server = warp::serve(crate::ingest::routes(ingest))
-        .incoming(listener)
-        .graceful(async move {
+    let routes = crate::ingest::routes(ingest);
+    let Some(files) = tls else {
+        let server = warp::serve(routes).incoming(listener).graceful(async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
         });
-    Ok((stop, tokio::spawn(server.run())))
+        return Ok((stop, tokio::spawn(server.run())));
+    };
+    let (acceptor, reload) =
+        tls::acceptor(files).context("loading the ingest port's TLS certificate")?;
+    let task = tokio::spawn(async move {
+        tls::serve(listener, acceptor, routes, stop_rx).await;
+        reload.abort();
+    });
+    Ok((stop, task))
 }

@@ -293,6 +293,11 @@ async fn read_secrets(
             None => missing.push(secret),
         }
     }
+    if let Some(secret) = render::tls_secret(stream)
+        && secrets_api.get_opt(secret).await?.is_none()
+    {
+        missing.push(secret.to_owned());
+    }
     Ok((inputs, missing))
 }
 
@@ -581,7 +586,9 @@ pub async fn run(
                     .iter()
                     .filter_map(|guard| guard.0.as_ref().ok())
                     .filter(|s| {
-                        s.namespace() == ns && render::referenced_secrets(s).contains(&name)
+                        s.namespace() == ns
+                            && (render::referenced_secrets(s).contains(&name)
+                                || render::tls_secret(s) == Some(name.as_str()))
                     })
                     .map(|s| {
                         ObjectRef::new(&s.name_any()).within(&s.namespace().unwrap_or_default())

@@ -8,6 +8,7 @@ mod firehose;
 pub mod limits;
 mod plain;
 pub mod sigv4;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

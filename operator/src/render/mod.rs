@@ -208,7 +208,18 @@ pub fn without_scale(spec: &crds::DeliveryStreamSpec) -> crds::DeliveryStreamSpe
     spec
 }
 
-/// The Secrets a stream references.
+/// The Secret holding the ingest port's certificate. Mounted but not hashed: a renewal is
+/// reloaded by the pods, not rolled out.
+pub fn tls_secret(stream: &DeliveryStream) -> Option<&str> {
+    stream
+        .spec
+        .ingest
+        .tls
+        .as_ref()
+        .map(|t| t.secret_name.as_str())
+}
+
+/// The Secrets a stream references (hashed into the pods' config: a change rolls them).
 pub fn referenced_secrets(stream: &DeliveryStream) -> Vec<String> {
     let mut out = Vec::new();
     if let crds::IngestAuth::SigV4(sig) = &stream.spec.ingest.auth {

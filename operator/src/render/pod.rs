@@ -324,7 +324,7 @@ fn env_vars(stream: &DeliveryStream, inputs: &Inputs) -> Vec<EnvVar> {
 }
 
 /// Volumes of the pod and the container's mounts of them, in the same order: the config, the
-/// write-ahead log, the destination's Secrets, then the ingest Secret.
+/// write-ahead log, the destination's Secrets, the ingest Secret, then the ingest certificate.
 fn volumes_and_mounts(
     stream: &DeliveryStream,
     name: &str,
@@ -357,6 +357,13 @@ fn volumes_and_mounts(
         // Keys of this Secret are access key ids, unknown in advance: mounted as files.
         let (volume, mount) =
             secret_volume("ingest-credentials".to_owned(), &sig.credentials_secret);
+        volumes.push(volume);
+        mounts.push(mount);
+    }
+    if let Some(tls) = &stream.spec.ingest.tls {
+        // Mounted whole (no subPath), so the kubelet updates the files when the certificate is
+        // renewed and the pod reloads it without a restart.
+        let (volume, mount) = secret_volume("ingest-tls".to_owned(), &tls.secret_name);
         volumes.push(volume);
         mounts.push(mount);
     }
@@ -418,4 +425,53 @@ fn secret_volume(volume: String, secret: &str) -> (Volume, VolumeMount) {
         ..Volume::default()
     };
     (volume, mount)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::tests::{S3, inputs, stream};
+    use crate::render::{render, service};
+
+    #[test]
+    fn an_ingest_certificate_is_mounted_whole_and_the_endpoint_is_https() {
+        let s = stream(&format!(
+            "  ingest:\n    tls: {{secretName: clicks-tls}}\n{S3}"
+        ));
+        let config = OperatorConfig::default();
+        let c = render(&s, &inputs(), &config).expect("render");
+        let pod = crate::render::tests::deployment_of(&c)
+            .spec
+            .expect("spec")
+            .template
+            .spec
+            .expect("pod");
+        let volume = pod
+            .volumes
+            .expect("volumes")
+            .into_iter()
+            .find(|v| v.name == "ingest-tls")
+            .expect("the certificate's volume");
+        assert_eq!(
+            volume.secret.expect("secret").secret_name.as_deref(),
+            Some("clicks-tls")
+        );
+        let mount = pod.containers[0]
+            .volume_mounts
+            .clone()
+            .expect("mounts")
+            .into_iter()
+            .find(|m| m.name == "ingest-tls")
+            .expect("mounted");
+        assert_eq!(mount.mount_path, format!("{SECRETS_DIR}/clicks-tls"));
+        assert!(mount.sub_path.is_none(), "a subPath mount is never updated");
+        assert_eq!(
+            service::endpoint(&s, "svc").expect("endpoint"),
+            "https://clicks.analytics.svc:4573"
+        );
+        let port = &c.service.spec.expect("spec").ports.expect("ports")[0];
+        assert_eq!(port.app_protocol.as_deref(), Some("https"));
+        // The certificate is not part of what rolls the pods.
+        assert!(!crate::render::referenced_secrets(&s).contains(&"clicks-tls".to_owned()));
+    }
 }

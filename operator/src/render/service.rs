@@ -20,6 +20,7 @@ pub fn render(stream: &DeliveryStream) -> Result<Service, RenderError> {
                     port: stream.spec.ingest.port,
                     target_port: Some(IntOrString::String("ingest".to_owned())),
                     protocol: Some("TCP".to_owned()),
+                    app_protocol: Some(scheme(stream).to_owned()),
                     ..ServicePort::default()
                 },
                 metrics_port(),
@@ -41,10 +42,19 @@ fn metrics_port() -> ServicePort {
     }
 }
 
+/// `https` when the ingest port serves TLS, else `http`.
+fn scheme(stream: &DeliveryStream) -> &'static str {
+    match stream.spec.ingest.tls {
+        Some(_) => "https",
+        None => "http",
+    }
+}
+
 /// The URL producers use as the SDK endpoint override.
 pub fn endpoint(stream: &DeliveryStream, cluster_domain: &str) -> Result<String, RenderError> {
     Ok(format!(
-        "http://{}.{}.{cluster_domain}:{}",
+        "{}://{}.{}.{cluster_domain}:{}",
+        scheme(stream),
         stream_name(stream)?,
         super::namespace(stream)?,
         stream.spec.ingest.port

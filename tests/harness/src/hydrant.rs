@@ -211,6 +211,34 @@ pub fn firehose_client(endpoint: &str, access_key: &str, secret: &str) -> aws_sd
     aws_sdk_firehose::Client::from_conf(config)
 }
 
+/// Like [`firehose_client`], over HTTPS trusting only the CA in `ca_pem`.
+pub fn firehose_client_trusting(
+    endpoint: &str,
+    access_key: &str,
+    secret: &str,
+    ca_pem: &[u8],
+) -> aws_sdk_firehose::Client {
+    use aws_smithy_http_client::tls;
+    let context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(ca_pem.to_vec()))
+        .build()
+        .expect("a TLS context with the test CA");
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https();
+    let config = aws_sdk_firehose::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .http_client(http)
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
+        .build();
+    aws_sdk_firehose::Client::from_conf(config)
+}
+
 /// A manifest for a local-directory stream.
 pub fn local_manifest(name: &str, extra_destination: &str, extra_spec: &str) -> String {
     format!(

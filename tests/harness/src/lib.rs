@@ -38,7 +38,10 @@ pub mod transformation;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-pub use hydrant::{Hydrant, firehose_client, local_manifest, metric_value, stream_manifest};
+pub use hydrant::{
+    Hydrant, firehose_client, firehose_client_trusting, local_manifest, metric_value,
+    stream_manifest,
+};
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
