@@ -25,6 +25,7 @@ pub mod retry;
 pub mod splunk;
 pub mod status;
 pub mod stream;
+mod strict;
 pub mod validate;
 
 pub use autoscaling::Autoscaling;

@@ -1,30 +1,82 @@
 //! Reading a `DeliveryStream` manifest as a user writes it (YAML, as applied to a cluster).
+//!
+//! Reading is strict: a field the CRD does not declare, a value of the wrong type or outside an
+//! enum is an error with the field's path (`crate::strict`), where serde alone would drop the
+//! field or report the first mistake without its place.
 
+use serde_json::Value;
 use thiserror::Error;
 
-use crate::DeliveryStream;
+use crate::{DeliveryStream, FieldError, strict};
 
 /// Why a manifest cannot be read.
 #[derive(Debug, Error)]
 pub enum ManifestError {
-    #[error("not a DeliveryStream manifest: {0}")]
+    #[error("not valid YAML: {0}")]
     Yaml(String),
+    #[error("no YAML document")]
+    Empty,
+    #[error("expected one DeliveryStream, found {0} YAML documents")]
+    MultipleDocuments(usize),
     #[error(
         "expected apiVersion hydrant.dev/v1alpha1 and kind DeliveryStream, found {api_version} {kind}"
     )]
     WrongKind { api_version: String, kind: String },
+    /// Every problem found, each with its field path.
+    #[error("{}", join_problems(.0))]
+    Invalid(Vec<FieldError>),
 }
 
-/// Parses one `DeliveryStream` document; defaults are filled in as the API server would.
+fn join_problems(problems: &[FieldError]) -> String {
+    let lines: Vec<String> = problems.iter().map(FieldError::to_string).collect();
+    lines.join("; ")
+}
+
+/// Parses the only document of `text` as a `DeliveryStream`; defaults are filled in as the API
+/// server would. A file of several documents is refused: it would be ambiguous which one runs.
 pub fn parse_manifest(text: &str) -> Result<DeliveryStream, ManifestError> {
-    let value: serde_json::Value =
-        serde_saphyr::from_str(text).map_err(|e| ManifestError::Yaml(e.to_string()))?;
-    let api_version = value["apiVersion"].as_str().unwrap_or("<none>").to_owned();
-    let kind = value["kind"].as_str().unwrap_or("<none>").to_owned();
-    if api_version != "hydrant.dev/v1alpha1" || kind != "DeliveryStream" {
-        return Err(ManifestError::WrongKind { api_version, kind });
+    let mut documents = documents(text)?;
+    match documents.len() {
+        1 => parse_document(documents.remove(0)),
+        n => Err(ManifestError::MultipleDocuments(n)),
     }
-    serde_json::from_value(value).map_err(|e| ManifestError::Yaml(e.to_string()))
+}
+
+/// The YAML documents of `text` (`---` separated), empty ones left out; at least one.
+pub fn documents(text: &str) -> Result<Vec<Value>, ManifestError> {
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Yaml(e.to_string()))?;
+    if documents.is_empty() {
+        return Err(ManifestError::Empty);
+    }
+    Ok(documents)
+}
+
+/// One parsed document as a `DeliveryStream`, strictly.
+pub fn parse_document(document: Value) -> Result<DeliveryStream, ManifestError> {
+    let api_version = document["apiVersion"].as_str().unwrap_or("<none>");
+    let kind = document["kind"].as_str().unwrap_or("<none>");
+    if api_version != "hydrant.dev/v1alpha1" || kind != "DeliveryStream" {
+        return Err(ManifestError::WrongKind {
+            api_version: api_version.to_owned(),
+            kind: kind.to_owned(),
+        });
+    }
+    let problems = strict::check(&document);
+    if !problems.is_empty() {
+        // serde would stop at the first of them, with a vaguer path.
+        return Err(ManifestError::Invalid(problems));
+    }
+    // What the walk does not check (an integer too large for its Rust type, say) is left to
+    // serde, whose error keeps the path it reached.
+    serde_path_to_error::deserialize(document).map_err(|e| {
+        let path = e.path().to_string();
+        ManifestError::Invalid(vec![FieldError {
+            // serde_path_to_error writes the top level as `.`.
+            path: if path == "." { String::new() } else { path },
+            message: e.into_inner().to_string(),
+        }])
+    })
 }
 
 #[cfg(test)]

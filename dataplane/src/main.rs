@@ -2,11 +2,12 @@
 //! or validate one.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use crds::manifest::ManifestError;
 
 use dataplane::runtime::{self, Options};
 
@@ -123,34 +124,72 @@ fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn load(file: &PathBuf) -> anyhow::Result<crds::DeliveryStream> {
+/// The only DeliveryStream of `file`, read strictly (`hydrant run` and `drain` run one stream).
+fn load(file: &Path) -> anyhow::Result<crds::DeliveryStream> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     crds::manifest::parse_manifest(&text).with_context(|| format!("parsing {}", file.display()))
 }
 
-fn validate(file: &PathBuf) -> ExitCode {
-    let stream = match load(file) {
-        Ok(s) => s,
+/// Exit code of `hydrant validate` when some document has a problem (0: all are valid).
+const INVALID: u8 = 1;
+/// Exit code of `hydrant validate` when the file cannot be read; clap uses 2 for usage errors too.
+const UNREADABLE: u8 = 2;
+
+/// Checks every document of `file`, printing each problem on a line of its own, prefixed by the
+/// file and, when it holds several documents, the document.
+fn validate(file: &Path) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
         Err(e) => {
-            eprintln!("{e:#}");
-            return ExitCode::FAILURE;
+            eprintln!("hydrant: reading {}: {e}", file.display());
+            return ExitCode::from(UNREADABLE);
         }
     };
-    let errors = crds::validate_spec(&stream);
-    if errors.is_empty() {
-        println!(
-            "{}: DeliveryStream {} is valid",
-            file.display(),
-            stream.metadata.name.unwrap_or_default()
-        );
+    let documents = match crds::manifest::documents(&text) {
+        Ok(documents) => documents,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::from(INVALID);
+        }
+    };
+    let several = documents.len() > 1;
+    let mut valid = true;
+    for (i, document) in documents.into_iter().enumerate() {
+        let name = document["metadata"]["name"].as_str().map(str::to_owned);
+        let prefix = match (several, &name) {
+            (false, _) => file.display().to_string(),
+            (true, Some(name)) => format!("{}: document {} ({name})", file.display(), i + 1),
+            (true, None) => format!("{}: document {}", file.display(), i + 1),
+        };
+        valid &= validate_document(&prefix, document);
+    }
+    if valid {
         ExitCode::SUCCESS
     } else {
-        for e in errors {
-            eprintln!("{}: {e}", file.display());
-        }
-        ExitCode::FAILURE
+        ExitCode::from(INVALID)
     }
+}
+
+/// Whether one document is a valid DeliveryStream; its problems go to stderr.
+fn validate_document(prefix: &str, document: serde_json::Value) -> bool {
+    let problems: Vec<String> = match crds::manifest::parse_document(document) {
+        Ok(stream) => {
+            let errors = crds::validate_spec(&stream);
+            if errors.is_empty() {
+                let name = stream.metadata.name.unwrap_or_default();
+                println!("{prefix}: DeliveryStream {name} is valid");
+                return true;
+            }
+            errors.iter().map(ToString::to_string).collect()
+        }
+        Err(ManifestError::Invalid(problems)) => problems.iter().map(ToString::to_string).collect(),
+        Err(e) => vec![e.to_string()],
+    };
+    for problem in &problems {
+        eprintln!("{prefix}: {problem}");
+    }
+    problems.is_empty()
 }
 
 fn options(args: StreamArgs, ingest_addr: Option<SocketAddr>) -> Options {

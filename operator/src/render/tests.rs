@@ -517,3 +517,35 @@ fn an_hpa_scales_the_statefulset_of_a_stream_on_claims() {
     assert_eq!(target.kind, "StatefulSet");
     assert_eq!(target.name, "clicks");
 }
+
+/// A pod runs the operator's rendering of the user's object, not the object itself: every example
+/// must still pass the data plane's strict reading after that round trip.
+#[test]
+fn every_example_renders_to_a_config_the_data_plane_reads_strictly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        for document in crds::manifest::documents(&text).expect("YAML") {
+            if document["kind"] != "DeliveryStream" {
+                continue;
+            }
+            let mut stream = crds::manifest::parse_document(document)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            // What the API server sets on an object it creates.
+            let meta = &mut stream.metadata;
+            meta.namespace.get_or_insert_with(|| "default".to_owned());
+            meta.uid = Some("1234-abcd".to_owned());
+            let config_map = configmap::render(&stream).expect("render");
+            let yaml = &config_map.data.as_ref().expect("data")[configmap::FILE];
+            crds::manifest::parse_manifest(yaml)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{yaml}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "DeliveryStreams found: {seen}");
+}
