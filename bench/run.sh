@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-60}"; shift || true
 cargo build --release --bins --quiet
-BIN="${CARGO_TARGET_DIR:-target}/release"
+# Absolute: the server starts from the work directory (CARGO_TARGET_DIR may be relative or not).
+BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
 WORK="${BENCH_DIR:-$(mktemp -d /work/hydrant-bench.XXXXXX)}"
 mkdir -p "$WORK"
 sed -e "s/compressionFormat: UNCOMPRESSED/compressionFormat: ${COMPRESSION:-UNCOMPRESSED}/" -e "s/durability: fsync/durability: ${DURABILITY:-fsync}/"  bench/stream.yaml > "$WORK/stream.yaml"
@@ -30,7 +31,7 @@ if [ "${TLS:-0}" = 1 ]; then
     ENDPOINT=https://localhost:4573
 fi
 
-(cd "$WORK" && exec "$OLDPWD/$BIN/hydrant" run -f stream.yaml \
+(cd "$WORK" && exec "$BIN/hydrant" run -f stream.yaml \
     --ingest-addr 127.0.0.1:4573 --metrics-addr 127.0.0.1:9464 2> hydrant.log) &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
