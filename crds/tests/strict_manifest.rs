@@ -38,7 +38,7 @@ fn an_unknown_field_without_a_close_match_lists_the_fields() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(
         problems[0],
-        "spec.ingest.flavour: unknown field, expected one of auth, port"
+        "spec.ingest.flavour: unknown field, expected one of auth, port, tls"
     );
 }
 
