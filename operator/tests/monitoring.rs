@@ -327,3 +327,31 @@ async fn apply_a_stream(admin: &kube::Client) {
         .await
         .expect("stream");
 }
+
+/// The alert rules pass `promtool check rules` and their unit tests (`alerts_test.yaml`: each
+/// alert fires on the series meant to trip it, with its labels and annotations, and a healthy
+/// cluster fires none).
+#[test]
+fn the_alert_rules_pass_promtool_and_their_unit_tests() {
+    let files = workspace_root().join("charts/hydrant/files");
+    let promtool = std::env::var("HYDRANT_TEST_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let checks: [&[&str]; 2] = [
+        &["check", "rules", "alerts.yaml"],
+        &["test", "rules", "alerts_test.yaml"],
+    ];
+    for args in checks {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(&files)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {promtool} (Debian package prometheus; `bash tests/run.sh` installs it): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

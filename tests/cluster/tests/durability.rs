@@ -126,7 +126,7 @@ async fn claims_lose_nothing_through_deletions_evictions_rolls_and_scale_downs()
     for (name, _) in STREAMS {
         node.kubectl_ok(&["-n", NS, "scale", "dstream", name, "--replicas=1"]);
     }
-    let drains = drains_running(&client, "durable", 2).await;
+    let drains = drains_under_way(&client, "durable", &["wal-durable-1", "wal-durable-2"]).await;
     eprintln!("scale: durable at 1 pod, drains {drains:?}");
     eventually(
         "volatile scaled to one pod",

@@ -45,7 +45,8 @@ spec:
     maxBytes: 64Mi
     storage: {{{storage}}}
   template:
-    spec: {{terminationGracePeriodSeconds: 3}}
+    # Small requests: 2 streams x 3 pods, surges and drain Jobs fit the node's 2 CPUs.
+    spec: {{terminationGracePeriodSeconds: 3, resources: {{requests: {{cpu: 50m, memory: 64Mi}}}}}}
   destination:
     s3:
       bucket: {BUCKET}
@@ -264,29 +265,39 @@ pub async fn volatile_rollout_finishes(client: &kube::Client) {
     .await;
 }
 
-/// Waits until `count` drains run (each with its Job) and the Draining condition says so.
-pub async fn drains_running(
+/// Waits until each of `claims` is either being drained (a Running entry of status.drains
+/// with its Job: the records on it wait for the destination) or already deleted (its Job found
+/// the log empty — no producer connection had landed on that pod), with the Draining condition
+/// true while any drain runs. Returns each claim and what became of it.
+pub async fn drains_under_way(
     client: &kube::Client,
     name: &str,
-    count: usize,
+    claims: &[&str],
 ) -> Vec<(String, String)> {
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
     eventually(
-        &format!("{count} drains of {name} running"),
+        &format!("the drains of {name}'s claims {claims:?} under way"),
         Duration::from_secs(120),
         || async {
             let s = stream(client, name).await?;
             let drains = s.status.clone()?.drains;
-            let running = drains
-                .iter()
-                .filter(|d| d.phase == "Running" && d.job.is_some())
-                .count();
-            let draining = condition(&s, "Draining")?.status == "True";
-            (running == count && draining).then(|| {
-                drains
+            let mut seen = Vec::new();
+            for claim in claims {
+                let running = drains
                     .iter()
-                    .map(|d| (d.claim.clone(), d.job.clone().unwrap_or_default()))
-                    .collect()
-            })
+                    .find(|d| d.claim == *claim && d.phase == "Running")
+                    .and_then(|d| d.job.clone());
+                let state = match running {
+                    Some(job) => format!("drained by Job {job}"),
+                    None if pvcs.get_opt(claim).await.ok()?.is_none() => {
+                        "empty: drained and deleted".to_owned()
+                    }
+                    None => return None,
+                };
+                seen.push((claim.to_string(), state));
+            }
+            let draining = condition(&s, "Draining")?.status == "True";
+            (draining || drains.is_empty()).then_some(seen)
         },
     )
     .await
