@@ -9,7 +9,7 @@
 # at 4 and 8 connections, the configurations interleaved, each repeated. For each run: acked
 # MiB/s (2xx responses x 500 records x 1,000 bytes over the load time), end-to-end delivered MiB/s
 # (acknowledged bytes over load time + the time until the output holds every acknowledged
-# line; the line count is checked >= acknowledged), wrk's p50/p99, the server's peak RSS and CPU.
+# byte; the line count is then checked >= acknowledged), wrk's p50/p99, the server's peak RSS and CPU.
 # Without VECTOR_BIN (or if it is not executable) only Hydrant runs, and the script says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,6 +108,10 @@ start() {
     esac
 }
 
+bytes_delivered() { # every output file's size (cheap to poll while the server writes)
+    find "$WORK/out" -type f -printf '%s\n' 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
+}
+
 lines_delivered() { # every output file's lines (the warm-up line included for Vector)
     find "$WORK/out" -type f -exec cat {} + 2>/dev/null | wc -l
 }
@@ -128,17 +132,20 @@ run() { # system connections
     non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     ok=$(( ok - ${non2xx:-0} ))
     acked=$(( ok * RECORDS ))
-    deadline=$(( $(date +%s) + 600 ))
-    while lines=$(lines_delivered); [ "$lines" -lt $(( acked + warm )) ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    # Every record is RECORD_BYTES with its newline (Vector's warm-up line is 5 bytes more).
+    deadline=$(( $(date +%s) + 300 ))
+    while [ "$(bytes_delivered)" -lt $(( acked * RECORD_BYTES + warm * 5 )) ] && [ "$(date +%s)" -lt "$deadline" ]; do
         sleep 0.2
     done
     local t2 ticks1 rss p50 p99
     t2=$(date +%s.%N)
     ticks1=$(cpu_ticks "$SERVER")
+    lines=$(lines_delivered)
     rss=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER/status")
     p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
     p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
+    rm -rf "$WORK/wal" "$WORK/out" "$WORK/vector-data"  # up to several GB a run
     python3 - "$1" "$2" "$acked" "$(( lines - warm ))" "$t0" "$t1" "$t2" "$ticks0" "$ticks1" "$rss" "$p50" "$p99" "$RECORD_BYTES" "$(getconf CLK_TCK)" <<'EOF'
 import sys
 system, conns, acked, lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
