@@ -1,6 +1,6 @@
 //! The reconcile loop: dereference → validate → render → server-side apply → status.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,17 +12,16 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use crate::apply::{Applier, ApplyError, apply_children};
 use crate::config::{FIELD_MANAGER, OperatorConfig};
 use crate::drains;
 use crate::finalizer::{has_finalizer, set_finalizer};
@@ -33,18 +32,14 @@ use crate::status::{self, Observed, WorkloadState};
 use crate::workload;
 use crds::DeliveryStream;
 
-/// Annotation holding the hash of what the operator last applied to a child; an unchanged hash
-/// means no write (a steady cluster costs zero API writes).
-pub const RENDER_HASH: &str = "hydrant.dev/render-hash";
-
 #[derive(Debug, Error)]
 pub enum Error {
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error("rendering: {0}")]
     Render(#[from] render::RenderError),
-    #[error("serialising: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("applying: {0}")]
+    Apply(#[from] ApplyError),
     #[error("draining claims: {0}")]
     Drain(#[from] drains::DrainError),
 }
@@ -52,10 +47,11 @@ pub enum Error {
 impl Error {
     fn reason(&self) -> &'static str {
         match self {
-            Error::Kube(kube::Error::Api(_)) => "api_error",
-            Error::Kube(_) => "client_error",
+            Error::Kube(kube::Error::Api(_))
+            | Error::Apply(ApplyError::Kube(kube::Error::Api(_))) => "api_error",
+            Error::Kube(_) | Error::Apply(ApplyError::Kube(_)) => "client_error",
             Error::Render(_) => "render",
-            Error::Json(_) => "serialise",
+            Error::Apply(ApplyError::Json(_)) => "serialise",
             Error::Drain(_) => "drain",
         }
     }
@@ -229,7 +225,12 @@ async fn reconcile_stream(stream: &DeliveryStream, ctx: &Context) -> Result<Acti
         match render::render(stream, &inputs, &ctx.config) {
             Ok(children) => {
                 template = children.workload.claimed_template().cloned();
-                observed.workload = Some(apply_children(ctx, ns, name, children).await?)
+                let applier = Applier {
+                    client: &ctx.client,
+                    metrics: &ctx.metrics,
+                    namespace: ns,
+                };
+                observed.workload = Some(apply_children(&applier, name, children).await?)
             }
             Err(render::RenderError::Invalid(message)) => observed.invalid = Some(message),
             Err(e) => return Err(e.into()),
@@ -301,69 +302,6 @@ async fn read_secrets(
     Ok((inputs, missing))
 }
 
-/// Applies the children, configuration before the workload (so pods do not restart twice),
-/// and deletes an HPA an earlier spec left; returns the applied workload.
-async fn apply_children(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    children: render::Children,
-) -> Result<WorkloadState, Error> {
-    apply(ctx, ns, children.config_map).await?;
-    apply(ctx, ns, children.service).await?;
-    apply(ctx, ns, children.pdb).await?;
-    let workload = match children.workload {
-        render::Workload::Deployment(d) => WorkloadState::Deployment(apply(ctx, ns, *d).await?),
-        render::Workload::StatefulSet(set, headless) => {
-            apply(ctx, ns, *headless).await?;
-            WorkloadState::StatefulSet(apply(ctx, ns, *set).await?)
-        }
-    };
-    apply_or_remove(ctx, ns, name, children.hpa).await?;
-    apply_or_remove(ctx, ns, name, children.network_policy).await?;
-    Ok(workload)
-}
-
-/// A namespaced object the operator applies for a stream.
-trait Child:
-    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-    + Clone
-    + Serialize
-    + DeserializeOwned
-    + std::fmt::Debug
-{
-}
-
-impl<K> Child for K where
-    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug
-{
-}
-
-/// Applies an optional child, or deletes the one an earlier spec left (an orphan otherwise).
-async fn apply_or_remove<K: Child>(
-    ctx: &Context,
-    ns: &str,
-    name: &str,
-    child: Option<K>,
-) -> Result<(), Error> {
-    if let Some(child) = child {
-        apply(ctx, ns, child).await?;
-        return Ok(());
-    }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
-    if let Some(old) = api.get_opt(name).await?
-        && old.labels().get(labels::MANAGED_BY).map(String::as_str) == Some("hydrant-operator")
-    {
-        api.delete(name, &DeleteParams::default()).await?;
-        ctx.metrics.writes.with_label_values(&["delete"]).inc();
-    }
-    Ok(())
-}
-
 /// Writes the status when (and only when) it differs from what is stored.
 async fn write_status(
     stream: &DeliveryStream,
@@ -418,39 +356,6 @@ fn phase_reason(phase: &str) -> &'static str {
         "DELETING" => "Deleting",
         _ => "StatusChanged",
     }
-}
-
-/// Server-side applies `object` unless the live object already carries the same render hash.
-async fn apply<K: Child>(ctx: &Context, ns: &str, mut object: K) -> Result<K, Error> {
-    let name = object.meta().name.clone().unwrap_or_default();
-    let hash = {
-        let json = serde_json::to_vec(&object)?;
-        use sha2::Digest;
-        hex::encode(&sha2::Sha256::digest(&json)[..16])
-    };
-    object
-        .meta_mut()
-        .annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(RENDER_HASH.to_owned(), hash.clone());
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
-    if let Some(live) = api.get_opt(&name).await?
-        && live.annotations().get(RENDER_HASH) == Some(&hash)
-    {
-        return Ok(live);
-    }
-    let applied = api
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&object),
-        )
-        .await?;
-    ctx.metrics
-        .writes
-        .with_label_values(&[K::kind(&()).as_ref()])
-        .inc();
-    Ok(applied)
 }
 
 /// Deletion: DELETING until the pods are gone (scaled to zero, they drain on SIGTERM) and, on

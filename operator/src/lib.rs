@@ -1,6 +1,7 @@
 //! Hydrant's operator: watch `DeliveryStream`s → render their children → server-side apply →
 //! report status. The pure middle (`render`, `status`) is where most tests live.
 
+pub mod apply;
 pub mod config;
 pub mod controller;
 pub mod drains;
