@@ -22,6 +22,7 @@ pub mod prefix;
 pub mod processing;
 pub mod quantity;
 pub mod retry;
+pub mod source;
 pub mod splunk;
 pub mod status;
 pub mod stream;
@@ -65,5 +66,9 @@ pub use quantity::parse_quantity;
 pub use retry::RetryOptions;
 pub use splunk::{HecEndpointType, SplunkBackupMode, SplunkDestination};
 pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus, DrainStatus};
-pub use stream::{DeliveryStream, DeliveryStreamSpec, Source};
+pub use source::{
+    DirectPutSource, KafkaSasl, KafkaSource, KafkaTls, KinesisStreamSource, SaslMechanism, Source,
+    StartingPosition,
+};
+pub use stream::{DeliveryStream, DeliveryStreamSpec};
 pub use validate::{FieldError, validate_spec};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Autoscaling, BufferSpec, DeliveryStreamStatus, Destination, IngestSpec, NetworkPolicySpec,
-    PodTemplateOverrides,
+    PodTemplateOverrides, Source,
 };
 
 /// A Firehose-style delivery stream: producers put records to it, Hydrant buffers them durably and
@@ -32,7 +32,7 @@ use crate::{
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStreamSpec {
-    /// Where records come from. Only `directPut` (PutRecord / PutRecordBatch) exists today.
+    /// Where records come from: producers' PUTs (the default), a Kinesis stream or a Kafka topic.
     #[serde(default)]
     pub source: Source,
     /// The Firehose API listener.
@@ -61,21 +61,3 @@ pub struct DeliveryStreamSpec {
     /// Exactly one destination.
     pub destination: Destination,
 }
-
-/// Where records come from (Firehose's `DeliveryStreamType`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum Source {
-    /// Producers call PutRecord / PutRecordBatch (Firehose's `DirectPut`).
-    DirectPut(DirectPutSource),
-}
-
-impl Default for Source {
-    fn default() -> Self {
-        Source::DirectPut(DirectPutSource {})
-    }
-}
-
-/// Direct PUT needs no settings.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-pub struct DirectPutSource {}
