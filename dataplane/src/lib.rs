@@ -17,6 +17,9 @@ pub mod partition;
 /// Record processors: decompression, CloudWatch Logs extraction, de-aggregation, the
 /// Lambda-compatible transformation.
 pub mod process;
+/// Sources other than Direct PUT: a Kinesis stream or a Kafka topic read into the log, their
+/// positions committed only after delivery.
+pub mod source;
 /// The write-ahead log: group-commit fsync, torn-tail recovery, checkpoints.
 pub mod wal;
 

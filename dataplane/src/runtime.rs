@@ -24,6 +24,7 @@ use crate::plan::StreamPlan;
 use crate::process::Processing;
 use crate::record::Hints;
 use crate::server::Observed;
+use crate::source::{Context as SourceContext, Running};
 use crate::status::DeliveryHealth;
 use crate::wal::{FsyncObserver, Recovery, Wal, WalConfig};
 use crds::{DeliveryStream, DeliveryStreamSpec, IngestAuth, parse_quantity, validate_spec};
@@ -93,7 +94,7 @@ fn prepare(stream: &DeliveryStream, options: &Options, mode: Mode) -> anyhow::Re
     metrics.buffering_interval.set(i64::from(
         spec.destination.buffering_hints().interval_in_seconds,
     ));
-    let log = open_log(spec, options, &metrics)?;
+    let log = open_log(spec, options, &metrics, !spec.source.accepts_puts())?;
     let identity = StreamIdentity {
         name,
         account: options.account.clone(),
@@ -105,13 +106,17 @@ fn prepare(stream: &DeliveryStream, options: &Options, mode: Mode) -> anyhow::Re
         Mode::Run => ingest_credentials(spec, &options.secrets_dir)?,
         Mode::Drain => None,
     };
-    let ingest = Arc::new(Ingest::new(
+    let mut ingest = Ingest::new(
         identity.clone(),
         describe::description(&identity, spec, SystemTime::now()),
         log.wal.clone(),
         metrics,
         credentials,
-    ));
+    );
+    if !spec.source.accepts_puts() {
+        ingest = ingest.refusing_puts(spec.source.delivery_stream_type());
+    }
+    let ingest = Arc::new(ingest);
     if mode == Mode::Drain {
         ingest.stop_accepting();
     }
@@ -146,6 +151,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
     let spec = &stream.spec;
     let name = identity.name;
     let (stop_batcher, batcher_stop_rx) = watch::channel(false);
+    let pipeline_delivered = pipeline.delivered.subscribe();
     let batcher = tokio::spawn(pipeline.run(log.wal.reader(), batcher_stop_rx));
     serve_observability(observed.clone(), options.metrics_addr).await?;
     let ingest_addr = options
@@ -157,6 +163,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         .as_ref()
         .map(|t| CertificateFiles::in_secret(&options.secrets_dir, &t.secret_name));
     let (stop_ingest, ingest_task) = serve_ingest(ingest.clone(), ingest_addr, tls).await?;
+    let mut source = start_source(&stream, &options, &log, &pipeline_delivered, &ingest)?;
     observed.ready.store(true, Ordering::Release);
     let live_view = options
         .live_view
@@ -170,7 +177,16 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         "delivery stream running"
     );
 
-    lifecycle::wait_for_signal().await;
+    let failure = match source.as_mut() {
+        None => {
+            lifecycle::wait_for_signal().await;
+            None
+        }
+        Some(running) => tokio::select! {
+            () = lifecycle::wait_for_signal() => None,
+            e = running.failed() => Some(e),
+        },
+    };
     if let Some(task) = live_view {
         task.abort();
     }
@@ -191,8 +207,19 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
     {
         tracing::warn!("ingest connections did not close within 10 s; continuing shutdown");
     }
+    if let (Some(running), None) = (source.as_mut(), &failure)
+        && let Err(e) = running.stop_reading().await
+    {
+        tracing::error!(error = %e, "the last records read could not be logged; the source re-delivers them");
+    }
     let _ = stop_batcher.send(true);
     batcher.await.context("the delivery task failed")?;
+    if let Some(running) = source {
+        running.finish().await;
+    }
+    if let Some(e) = failure {
+        bail!("the write-ahead log failed while reading the source: {e}");
+    }
     let stats = log.wal.stats();
     tracing::info!(
         delivered = stats.delivered,
@@ -253,6 +280,7 @@ fn open_log(
     spec: &DeliveryStreamSpec,
     options: &Options,
     metrics: &Metrics,
+    skip_backlog: bool,
 ) -> anyhow::Result<Log> {
     let max_bytes = parse_quantity(&spec.buffer.max_bytes.0)?;
     let dir = options
@@ -270,6 +298,18 @@ fn open_log(
         Some(FsyncObserver(Box::new(move |s| fsync_histogram.observe(s)))),
     )
     .with_context(|| format!("opening the write-ahead log in {}", dir.display()))?;
+    let mut recovery = recovery;
+    if skip_backlog && recovery.next_seq > recovery.delivered {
+        // The source re-delivers everything after its last commit, which is never past what
+        // was delivered: delivering these again from the log would only add duplicates.
+        tracing::info!(
+            records = recovery.next_seq - recovery.delivered,
+            "skipping the log's undelivered records: the source delivers them again"
+        );
+        wal.checkpoint(recovery.next_seq)
+            .context("checkpointing past the records the source re-delivers")?;
+        recovery.delivered = recovery.next_seq;
+    }
     let replay = recovery.next_seq - recovery.delivered;
     metrics.wal_replayed_records.inc_by(replay);
     metrics.wal_truncated_bytes.inc_by(recovery.truncated_bytes);
@@ -286,6 +326,31 @@ fn open_log(
         dir,
         max_bytes,
     })
+}
+
+/// Starts reading the stream's source, for streams not fed by Direct PUT.
+fn start_source(
+    stream: &DeliveryStream,
+    options: &Options,
+    log: &Log,
+    delivered: &watch::Receiver<u64>,
+    ingest: &Ingest,
+) -> anyhow::Result<Option<Running>> {
+    let name = stream.metadata.name.as_deref().unwrap_or_default();
+    let namespace = stream.metadata.namespace.as_deref().unwrap_or("default");
+    Running::start(
+        &stream.spec.source,
+        SourceContext {
+            namespace,
+            name,
+            secrets_dir: &options.secrets_dir,
+            log_dir: &log.dir,
+            wal: log.wal.clone(),
+            delivered: delivered.clone(),
+            metrics: ingest.metrics.clone(),
+        },
+    )
+    .context("starting the source")
 }
 
 /// Builds the destination, processing and the lanes the plan names.

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use crds::{DeliveryStreamSpec, Destination, ObjectDelivery};
+use crds::{DeliveryStreamSpec, Destination, ObjectDelivery, Source};
 use serde_json::{Value, json};
 
 use super::StreamIdentity;
@@ -46,13 +46,57 @@ pub fn description(
         "DeliveryStreamARN": identity.arn(),
         "DeliveryStreamStatus": "ACTIVE",
         "DeliveryStreamEncryptionConfiguration": {"Status": "DISABLED"},
-        "DeliveryStreamType": "DirectPut",
+        "DeliveryStreamType": spec.source.delivery_stream_type(),
         "VersionId": identity.version_id,
         "CreateTimestamp": created,
-        "Source": {"DirectPutSourceDescription": {}},
+        "Source": source_description(identity, &spec.source, created),
         "Destinations": [destination],
         "HasMoreDestinations": false,
     })
+}
+
+/// The `Source` member: where the stream's records come from.
+fn source_description(identity: &StreamIdentity, source: &Source, started: f64) -> Value {
+    let role = format!("arn:aws:iam::{}:role/hydrant", identity.account);
+    match source {
+        Source::DirectPut(_) => json!({"DirectPutSourceDescription": {}}),
+        Source::KinesisStream(k) => {
+            let arn = k.stream_arn.clone().unwrap_or_else(|| {
+                format!(
+                    "arn:aws:kinesis:{}:{}:stream/{}",
+                    k.signing_region(),
+                    identity.account,
+                    k.name().unwrap_or_default()
+                )
+            });
+            json!({"KinesisStreamSourceDescription": {
+                "KinesisStreamARN": arn,
+                "RoleARN": role,
+                "DeliveryStartTimestamp": started,
+            }})
+        }
+        Source::Kafka(k) => {
+            // A Kafka cluster has no ARN: the bootstrap servers name it.
+            let cluster = k.bootstrap_servers.replace([',', ':'], "_");
+            let mut msk = json!({
+                "MSKClusterARN": format!(
+                    "arn:aws:kafka:{}:{}:cluster/hydrant/{cluster}",
+                    identity.region, identity.account
+                ),
+                "TopicName": k.topic,
+                "AuthenticationConfiguration": {"RoleARN": role, "Connectivity": "PRIVATE"},
+                "DeliveryStartTimestamp": started,
+            });
+            if let Some(t) = k
+                .read_from_timestamp
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            {
+                msk["ReadFromTimestamp"] = json!(t.timestamp_millis() as f64 / 1000.0);
+            }
+            json!({"MSKSourceDescription": msk})
+        }
+    }
 }
 
 /// `ExtendedS3DestinationDescription` and `S3DestinationDescription` of an object destination;

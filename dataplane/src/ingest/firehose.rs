@@ -172,6 +172,7 @@ async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiErr
     }
     let name = input.name.as_deref().unwrap_or_default();
     check_stream(ingest, name)?;
+    ingest.check_puts()?;
     if total > MAX_BATCH_BYTES {
         return Err(ApiError::invalid_argument(
             "Records size exceeds 4 MB limit",
@@ -219,6 +220,7 @@ async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
         return Err(ApiError::validation(&errors));
     }
     check_stream(ingest, input.name.as_deref().unwrap_or_default())?;
+    ingest.check_puts()?;
     let data = input
         .record
         .as_ref()

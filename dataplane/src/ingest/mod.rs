@@ -56,6 +56,8 @@ pub struct Ingest {
     pub credentials: Option<Credentials>,
     accepting: AtomicBool,
     record_id_prefix: String,
+    /// The `DeliveryStreamType` of a stream that reads its own source: puts are refused.
+    reads_source: Option<&'static str>,
 }
 
 impl Ingest {
@@ -74,6 +76,24 @@ impl Ingest {
             credentials,
             accepting: AtomicBool::new(true),
             record_id_prefix: uuid::Uuid::new_v4().simple().to_string(),
+            reads_source: None,
+        }
+    }
+
+    /// Refuses PutRecord and PutRecordBatch: the stream reads its records from a Kinesis
+    /// stream or a Kafka topic (`stream_type` is its `DeliveryStreamType`).
+    pub fn refusing_puts(mut self, stream_type: &'static str) -> Self {
+        self.reads_source = Some(stream_type);
+        self
+    }
+
+    /// Firehose's answer to a put on a stream with another source.
+    fn check_puts(&self) -> Result<(), ApiError> {
+        match self.reads_source {
+            None => Ok(()),
+            Some(stream_type) => Err(ApiError::invalid_argument(format!(
+                "This operation is not permitted on {stream_type} delivery stream type."
+            ))),
         }
     }
 

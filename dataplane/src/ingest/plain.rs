@@ -8,6 +8,7 @@ use crate::support::clock::now_ms;
 use crate::wal::FrameBatch;
 
 pub async fn put(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    ingest.check_puts()?;
     let body = body.strip_suffix(b"\n").unwrap_or(body);
     if body.is_empty() {
         return Err(ApiError::invalid_argument(

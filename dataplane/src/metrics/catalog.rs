@@ -145,3 +145,35 @@ pub const FSYNC_DURATION: Spec = plain(
     "fsync_duration_seconds",
     "Duration of write-ahead log fsyncs (one per group commit)",
 );
+
+// Sources other than Direct PUT (labels: `source` is `kinesis` or `kafka`).
+pub const SOURCE_RECORDS: Spec = Spec {
+    name: "source_records_total",
+    help: "Records read from the source (DataReadFromKinesisStream.Records, DataReadFromSource.Records)",
+    labels: &["source"],
+};
+pub const SOURCE_BYTES: Spec = Spec {
+    name: "source_bytes_total",
+    help: "Bytes of record data read from the source (DataReadFromKinesisStream.Bytes, DataReadFromSource.Bytes)",
+    labels: &["source"],
+};
+pub const SOURCE_THROTTLED: Spec = Spec {
+    name: "source_throttled_total",
+    help: "Source calls refused for throughput and retried later, by operation (ThrottledGetRecords, ThrottledGetShardIterator, ThrottledDescribeStream)",
+    labels: &["source", "operation"],
+};
+pub const SOURCE_COMMITS: Spec = Spec {
+    name: "source_commits_total",
+    help: "Commits of source positions (Kinesis checkpoints, Kafka offsets) after delivery, by result",
+    labels: &["source", "result"],
+};
+pub const SOURCE_MILLIS_BEHIND: Spec = Spec {
+    name: "source_millis_behind_latest",
+    help: "How far the reader of a Kinesis shard is behind the shard's newest record, in ms (KinesisMillisBehindLatest)",
+    labels: &["shard"],
+};
+pub const SOURCE_LAG_RECORDS: Spec = Spec {
+    name: "source_lag_records",
+    help: "Records of a Kafka partition after the last committed offset (consumer lag)",
+    labels: &["partition"],
+};

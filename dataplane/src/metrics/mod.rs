@@ -6,7 +6,7 @@ mod catalog;
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    Opts, Registry, TextEncoder, exponential_buckets,
+    IntGaugeVec, Opts, Registry, TextEncoder, exponential_buckets,
 };
 
 use catalog::{self as c, Spec};
@@ -44,6 +44,12 @@ pub struct Metrics {
     pub wal_replayed_records: IntCounter,
     pub wal_truncated_bytes: IntCounter,
     pub fsync_duration: Histogram,
+    pub source_records: IntCounterVec,
+    pub source_bytes: IntCounterVec,
+    pub source_throttled: IntCounterVec,
+    pub source_commits: IntCounterVec,
+    pub source_millis_behind: IntGaugeVec,
+    pub source_lag_records: IntGaugeVec,
 }
 
 impl Metrics {
@@ -97,6 +103,12 @@ impl Metrics {
             wal_replayed_records: r.counter(&c::WAL_REPLAYED_RECORDS)?,
             wal_truncated_bytes: r.counter(&c::WAL_TRUNCATED_BYTES)?,
             fsync_duration: r.histogram(&c::FSYNC_DURATION, latency)?,
+            source_records: r.counter_vec(&c::SOURCE_RECORDS)?,
+            source_bytes: r.counter_vec(&c::SOURCE_BYTES)?,
+            source_throttled: r.counter_vec(&c::SOURCE_THROTTLED)?,
+            source_commits: r.counter_vec(&c::SOURCE_COMMITS)?,
+            source_millis_behind: r.int_gauge_vec(&c::SOURCE_MILLIS_BEHIND)?,
+            source_lag_records: r.int_gauge_vec(&c::SOURCE_LAG_RECORDS)?,
             registry,
         })
     }
@@ -135,6 +147,10 @@ impl Registrar<'_> {
 
     fn gauge_vec(&self, s: &Spec) -> Result<GaugeVec, prometheus::Error> {
         self.register(GaugeVec::new(Opts::new(s.name, s.help), s.labels)?)
+    }
+
+    fn int_gauge_vec(&self, s: &Spec) -> Result<IntGaugeVec, prometheus::Error> {
+        self.register(IntGaugeVec::new(Opts::new(s.name, s.help), s.labels)?)
     }
 
     fn histogram(&self, s: &Spec, buckets: Vec<f64>) -> Result<Histogram, prometheus::Error> {

@@ -5,6 +5,7 @@
 mod batch;
 mod failure;
 mod hints;
+pub mod kpl;
 mod partition;
 
 pub use batch::{Batch, RecordMeta};

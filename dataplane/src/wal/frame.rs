@@ -9,7 +9,7 @@ pub const MAX_RECORD_LEN: usize = 1_024_000;
 
 /// Frames for one append, built by the caller (on its own thread) so the log writer only copies
 /// bytes to the file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FrameBatch {
     bytes: Vec<u8>,
     records: u64,

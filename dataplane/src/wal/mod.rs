@@ -337,6 +337,11 @@ impl Wal {
         self.shared.throttling.load(Ordering::Acquire) || self.used_bytes() >= self.shared.max_bytes
     }
 
+    /// The bound on [`Wal::used_bytes`].
+    pub fn max_bytes(&self) -> u64 {
+        self.shared.max_bytes
+    }
+
     /// Bytes on the log's volume: the segments and the copies kept beside them.
     pub fn used_bytes(&self) -> u64 {
         self.shared.disk_bytes.load(Ordering::Acquire)
