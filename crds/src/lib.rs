@@ -64,11 +64,11 @@ pub use processing::{
 };
 pub use quantity::parse_quantity;
 pub use retry::RetryOptions;
-pub use splunk::{HecEndpointType, SplunkBackupMode, SplunkDestination};
-pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus, DrainStatus};
 pub use source::{
     DirectPutSource, KafkaSasl, KafkaSource, KafkaTls, KinesisStreamSource, SaslMechanism, Source,
     StartingPosition,
 };
+pub use splunk::{HecEndpointType, SplunkBackupMode, SplunkDestination};
+pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus, DrainStatus};
 pub use stream::{DeliveryStream, DeliveryStreamSpec};
 pub use validate::{FieldError, validate_spec};
