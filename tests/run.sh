@@ -51,6 +51,10 @@ step "OpenSearch 2.19 node from Maven Central (cached by content hash)"
 HYDRANT_TEST_OPENSEARCH="$(bash tests/opensearch/build.sh | tail -n 1)"
 export HYDRANT_TEST_OPENSEARCH
 
+step "Kinesis Data Streams server: kinesalite from the npm registry (cached by version)"
+HYDRANT_TEST_KINESALITE="$(bash tests/kinesalite/build.sh | tail -n 1)"
+export HYDRANT_TEST_KINESALITE
+
 step "Splunk HEC receiver: OpenTelemetry Collector splunkhec receiver from Go modules (cached by content hash)"
 HYDRANT_TEST_SPLUNK_HEC="$(bash tests/splunk-hec/build.sh | tail -n 1)"
 export HYDRANT_TEST_SPLUNK_HEC

@@ -206,6 +206,9 @@ pub fn connect(
                 secrets::read(secrets_dir, &sasl.credentials_secret, "password")?,
             );
     }
+    for (key, value) in extra_properties()? {
+        config.set(key, value);
+    }
     let read_from_ms = spec
         .read_from_timestamp
         .as_deref()
@@ -225,6 +228,28 @@ pub fn connect(
     let consumer: StreamConsumer<Context> = config.create_with_context(context)?;
     consumer.subscribe(&[&spec.topic])?;
     Ok(Arc::new(consumer))
+}
+
+/// librdkafka properties an operator adds or overrides, from `HYDRANT_KAFKA_PROPERTIES`
+/// (`key=value` pairs separated by commas), for example
+/// `session.timeout.ms=10000,fetch.max.bytes=104857600`.
+fn extra_properties() -> Result<Vec<(String, String)>, SourceError> {
+    let Ok(text) = std::env::var("HYDRANT_KAFKA_PROPERTIES") else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .ok_or_else(|| {
+                    SourceError::Config(format!(
+                        "HYDRANT_KAFKA_PROPERTIES: {pair:?} is not key=value"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Reads records into batches for the log until `stop` turns true.

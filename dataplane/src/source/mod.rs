@@ -153,10 +153,11 @@ impl Running {
             })?
             .to_owned();
         let client = kinesis::client(spec, cx.secrets_dir)?;
-        let path = kinesis::checkpoints::path(cx.log_dir);
-        let stored = kinesis::checkpoints::load(&path, &stream)?;
-        tracing::info!(stream = %stream, checkpoints = stored.len(), "reading the kinesis stream");
-        let checkpoints: kinesis::Checkpoints = std::sync::Arc::new(std::sync::Mutex::new(stored));
+        let store = std::sync::Arc::new(kinesis::store::FileStore::open(
+            kinesis::checkpoints::path(cx.log_dir),
+            &stream,
+        )?);
+        tracing::info!(stream = %stream, "reading the kinesis stream");
         let finished = std::sync::Arc::new(tokio::sync::Notify::new());
         let commits: driver::SharedCommits<String, kinesis::lineage::Checkpoint> =
             std::sync::Arc::default();
@@ -166,7 +167,8 @@ impl Running {
             client,
             stream: stream.clone(),
             initial: kinesis::initial_start(spec)?,
-            checkpoints: checkpoints.clone(),
+            store: store.clone(),
+            commits: commits.clone(),
             finished: finished.clone(),
             batches: tx,
             stop: stop_rx,
@@ -183,12 +185,7 @@ impl Running {
         let committer = tokio::spawn(driver::commit_delivered(
             Kind::Kinesis,
             commits,
-            kinesis::FileCommitter {
-                path,
-                stream,
-                checkpoints,
-                finished,
-            },
+            kinesis::StoreCommitter { store, finished },
             cx.delivered,
             cx.metrics,
         ));

@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod controlplane;
 pub mod http_receiver;
 mod hydrant;
+pub mod kinesalite;
 pub mod moto;
 pub mod netns;
 pub mod node;

@@ -7,10 +7,11 @@
 pub mod checkpoints;
 pub mod lineage;
 pub mod shard;
+pub mod store;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
@@ -20,23 +21,17 @@ use aws_sdk_kinesis::primitives::DateTime;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::driver::{SharedCommits, lock};
 use super::{Committer, SourceBatch, SourceError};
 use crate::metrics::Metrics;
 use crate::support::secrets;
 use crds::{KinesisStreamSource, StartingPosition};
 use lineage::{Checkpoint, ShardInfo};
 use shard::{Ended, ShardReader, Start, aws_error};
+use store::ShardStore;
 
 /// How often the shard list is read again (new shards from a reshard; closed ones).
 const RESCAN: Duration = Duration::from_secs(10);
-
-/// The checkpoints every part shares: the committer writes them, the coordinator reads them
-/// to know which parents are finished.
-pub type Checkpoints = Arc<Mutex<HashMap<String, Checkpoint>>>;
-
-fn lock(c: &Checkpoints) -> MutexGuard<'_, HashMap<String, Checkpoint>> {
-    c.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A client for the stream's endpoint and region. SDK retries are off: throttling is counted
 /// and backed off by the readers themselves.
@@ -84,12 +79,15 @@ pub fn initial_start(spec: &KinesisStreamSource) -> Result<Start, SourceError> {
     })
 }
 
-/// Starts and restarts shard readers as the shard list and the checkpoints allow.
-pub struct Coordinator {
+/// Starts and stops shard readers as the shard list, the checkpoints and the store's
+/// balance allow.
+pub struct Coordinator<S> {
     pub client: Client,
     pub stream: String,
     pub initial: Start,
-    pub checkpoints: Checkpoints,
+    pub store: Arc<S>,
+    /// Positions waiting for delivery: a released shard's are forgotten.
+    pub commits: SharedCommits<String, Checkpoint>,
     /// Woken when a shard's end is committed, so its children start at once.
     pub finished: Arc<Notify>,
     pub batches: mpsc::Sender<SourceBatch<String, Checkpoint>>,
@@ -97,52 +95,22 @@ pub struct Coordinator {
     pub metrics: Metrics,
 }
 
-impl Coordinator {
+/// A shard reader and the switch that stops it alone.
+struct Reading {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Ended>,
+}
+
+impl<S: ShardStore> Coordinator<S> {
     pub async fn run(mut self) {
-        let mut running: HashMap<String, JoinHandle<Ended>> = HashMap::new();
+        let mut running: HashMap<String, Reading> = HashMap::new();
         // Shards read to their end by this process: never started again (their end may not be
         // committed yet).
         let mut ended: HashSet<String> = HashSet::new();
         loop {
-            let mut finished_readers = Vec::new();
-            for (id, handle) in &running {
-                if handle.is_finished() {
-                    finished_readers.push(id.clone());
-                }
-            }
-            for id in finished_readers {
-                if let Some(handle) = running.remove(&id)
-                    && let Ok(Ended::ShardEnd) = handle.await
-                {
-                    ended.insert(id);
-                }
-            }
-            match self.list().await {
-                Ok(shards) => {
-                    let checkpoints = lock(&self.checkpoints).clone();
-                    for shard in lineage::readable(&shards, &checkpoints) {
-                        if running.contains_key(&shard.id) || ended.contains(&shard.id) {
-                            continue;
-                        }
-                        let start = match checkpoints.get(&shard.id) {
-                            Some(Checkpoint::SequenceNumber(s)) => Start::After(s.clone()),
-                            _ if lineage::starts_at_oldest(shard, &shards) => Start::TrimHorizon,
-                            _ => self.initial.clone(),
-                        };
-                        tracing::info!(shard = %shard.id, start = ?start, "kinesis: reading shard");
-                        let reader = ShardReader {
-                            client: self.client.clone(),
-                            stream: self.stream.clone(),
-                            shard: shard.id.clone(),
-                            start,
-                            batches: self.batches.clone(),
-                            stop: self.stop.clone(),
-                            metrics: self.metrics.clone(),
-                        };
-                        running.insert(shard.id.clone(), tokio::spawn(reader.run()));
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "kinesis: listing shards failed"),
+            reap(&mut running, &mut ended).await;
+            if let Err(e) = self.round(&mut running, &ended).await {
+                tracing::warn!(error = %e, "kinesis: assigning shards failed");
             }
             tokio::select! {
                 () = tokio::time::sleep(RESCAN) => {}
@@ -150,8 +118,84 @@ impl Coordinator {
                 _ = self.stop.wait_for(|s| *s) => break,
             }
         }
-        for (_, handle) in running {
-            let _ = handle.await;
+        for (_, reading) in running {
+            let _ = reading.task.await;
+        }
+    }
+
+    /// One pass: list shards, ask the store for the balance, stop and start readers.
+    async fn round(
+        &self,
+        running: &mut HashMap<String, Reading>,
+        ended: &HashSet<String>,
+    ) -> Result<(), String> {
+        let shards = self.list().await?;
+        let checkpoints = self.store.checkpoints().await.map_err(|e| e.to_string())?;
+        let readable: Vec<String> = lineage::readable(&shards, &checkpoints)
+            .into_iter()
+            .map(|s| s.id.clone())
+            .filter(|id| !ended.contains(id))
+            .collect();
+        let assignment = self
+            .store
+            .balance(&readable)
+            .await
+            .map_err(|e| e.to_string())?;
+        for shard in &assignment.release {
+            if let Some(reading) = running.remove(shard) {
+                let _ = reading.stop.send(true);
+                let _ = reading.task.await;
+            }
+            // Records already read are still delivered; the next holder reads from the
+            // checkpoint, so dropping their positions can only cause duplicates.
+            lock(&self.commits).forget(|k| k == shard);
+            if let Err(e) = self.store.release(shard).await {
+                tracing::warn!(shard = %shard, error = %e, "kinesis: releasing a shard failed");
+            }
+            tracing::info!(shard = %shard, "kinesis: shard released to another reader");
+        }
+        for id in &assignment.read {
+            if running.contains_key(id) {
+                continue;
+            }
+            let Some(shard) = shards.iter().find(|s| &s.id == id) else {
+                continue;
+            };
+            let start = match checkpoints.get(id) {
+                Some(Checkpoint::SequenceNumber(s)) => Start::After(s.clone()),
+                _ if lineage::starts_at_oldest(shard, &shards) => Start::TrimHorizon,
+                _ => self.initial.clone(),
+            };
+            tracing::info!(shard = %id, start = ?start, "kinesis: reading shard");
+            running.insert(id.clone(), self.spawn_reader(id, start));
+        }
+        Ok(())
+    }
+
+    fn spawn_reader(&self, shard: &str, start: Start) -> Reading {
+        let (stop, mut own) = watch::channel(false);
+        let mut all = self.stop.clone();
+        // The reader stops on the process's stop or on its own release.
+        let (either_tx, either_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = all.wait_for(|s| *s) => {}
+                _ = own.wait_for(|s| *s) => {}
+            }
+            let _ = either_tx.send(true);
+        });
+        let reader = ShardReader {
+            client: self.client.clone(),
+            stream: self.stream.clone(),
+            shard: shard.to_owned(),
+            start,
+            batches: self.batches.clone(),
+            stop: either_rx,
+            metrics: self.metrics.clone(),
+        };
+        Reading {
+            stop,
+            task: tokio::spawn(reader.run()),
         }
     }
 
@@ -189,32 +233,33 @@ impl Coordinator {
     }
 }
 
-/// Writes delivered positions to the checkpoint file.
-pub struct FileCommitter {
-    pub path: PathBuf,
-    pub stream: String,
-    pub checkpoints: Checkpoints,
+/// Forgets finished readers, remembering those that read their shard to its end.
+async fn reap(running: &mut HashMap<String, Reading>, ended: &mut HashSet<String>) {
+    let done: Vec<String> = running
+        .iter()
+        .filter(|(_, r)| r.task.is_finished())
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in done {
+        if let Some(reading) = running.remove(&id)
+            && let Ok(Ended::ShardEnd) = reading.task.await
+        {
+            ended.insert(id);
+        }
+    }
+}
+
+/// Commits delivered positions to the store, waking the coordinator when a shard's end is
+/// committed (its children may start).
+pub struct StoreCommitter<S> {
+    pub store: Arc<S>,
     pub finished: Arc<Notify>,
 }
 
-impl Committer<String, Checkpoint> for FileCommitter {
+impl<S: ShardStore> Committer<String, Checkpoint> for StoreCommitter<S> {
     async fn commit(&mut self, positions: Vec<(String, Checkpoint)>) -> Result<(), SourceError> {
-        let mut any_end = false;
-        let snapshot = {
-            let mut checkpoints = lock(&self.checkpoints);
-            for (shard, checkpoint) in positions {
-                any_end |= checkpoint == Checkpoint::ShardEnd;
-                // A shard's end is final: a late sequence number never replaces it.
-                if checkpoints.get(&shard) != Some(&Checkpoint::ShardEnd) {
-                    checkpoints.insert(shard, checkpoint);
-                }
-            }
-            checkpoints.clone()
-        };
-        let (path, stream) = (self.path.clone(), self.stream.clone());
-        tokio::task::spawn_blocking(move || checkpoints::store(&path, &stream, &snapshot))
-            .await
-            .map_err(|e| SourceError::Config(format!("checkpoint task failed: {e}")))??;
+        let any_end = positions.iter().any(|(_, c)| *c == Checkpoint::ShardEnd);
+        self.store.commit(positions).await?;
         if any_end {
             self.finished.notify_one();
         }
