@@ -3,6 +3,7 @@
 //! servers on 127.0.0.1, and reads back what was delivered.
 //!
 //! - the data plane: [`Hydrant`] (a running `hydrant run`), manifests and metrics at the root;
+//! - source servers: a Kafka broker ([`kafka`]);
 //! - destination servers: [`moto`] (S3), [`opensearch`], [`postgres`], [`splunk`] (HEC), a TLS
 //!   receiver in [`tls`], a cuttable TCP [`proxy`], a Lambda-compatible [`transformation`]
 //!   service, an HTTP endpoint receiver ([`http_receiver`]) and a TLS front for plain servers
@@ -20,6 +21,7 @@ pub mod cluster;
 pub mod controlplane;
 pub mod http_receiver;
 mod hydrant;
+pub mod kafka;
 pub mod kinesalite;
 pub mod moto;
 pub mod netns;
@@ -107,6 +109,7 @@ mod tests {
         for file in [
             "Cargo.toml",
             "tests/opensearch/build.sh",
+            "tests/kafka/build.sh",
             "tests/splunk-hec/build.sh",
             "tests/k8s-tools/build.sh",
             "charts/hydrant/Chart.yaml",
