@@ -9,6 +9,8 @@
 //!   service, an HTTP endpoint receiver ([`http_receiver`]) and a TLS front for plain servers
 //!   ([`tls_front`]); [`sinks`] and [`objects`] put records and read back what arrived,
 //!   [`processing`] builds the processing tests' streams;
+//! - source servers: Kinesis streams on [`moto`] ([`kinesis`]: write, reshard, read back,
+//!   KPL-aggregate);
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, tokens); [`node`], a real single-node cluster in a network namespace,
 //!   with the images built here, and what users do on it ([`cluster`]: helm, kubectl, an
@@ -23,6 +25,7 @@ pub mod http_receiver;
 mod hydrant;
 pub mod kafka;
 pub mod kinesalite;
+pub mod kinesis;
 pub mod moto;
 pub mod netns;
 pub mod node;
