@@ -10,7 +10,7 @@
 //!   ([`tls_front`]); [`sinks`] and [`objects`] put records and read back what arrived,
 //!   [`processing`] builds the processing tests' streams;
 //! - source servers: Kinesis streams on [`moto`] ([`kinesis`]: write, reshard, read back,
-//!   KPL-aggregate);
+//!   KPL-aggregate) and a proxy that throttles their reads ([`kinesis_throttle`]);
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, tokens); [`node`], a real single-node cluster in a network namespace,
 //!   with the images built here, and what users do on it ([`cluster`]: helm, kubectl, an
@@ -26,6 +26,7 @@ mod hydrant;
 pub mod kafka;
 pub mod kinesalite;
 pub mod kinesis;
+pub mod kinesis_throttle;
 pub mod moto;
 pub mod netns;
 pub mod node;
