@@ -26,6 +26,8 @@ use crate::free_port;
 
 mod clients;
 
+pub use clients::produce_with;
+
 /// The SASL user, for both SCRAM-SHA-512 and PLAIN.
 pub const USER: &str = "hydrant";
 /// [`USER`]'s password.

@@ -1,23 +1,18 @@
-//! Kinesis Data Streams for the tests of the Kinesis source: streams on moto (one moto serves S3
-//! and Kinesis alike; [`Moto::start_kinesis`](crate::moto::Moto::start_kinesis) for one that
-//! reshards as Kinesis does), written and resharded with aws-sdk-kinesis, read back whole, and
-//! KPL-aggregated records ([`kpl_aggregate`]). Throttled reads: [`crate::kinesis_throttle`].
+//! Kinesis Data Streams for the tests of the Kinesis source, on any Kinesis-compatible server
+//! (moto, which also serves S3, or [`crate::kinesalite`]), written and resharded with
+//! aws-sdk-kinesis, read back whole, and KPL-aggregated records ([`kpl_aggregate`]). Throttled
+//! reads: [`crate::kinesis_throttle`].
 //!
 //! How a closed (split or merged) shard looks, the thing a reader must detect:
 //!
-//! - ListShards, both servers: the parent has `SequenceNumberRange.EndingSequenceNumber`; each
-//!   child has `ParentShardId` (a merge's also `AdjacentParentShardId`: ShardToMerge is the
-//!   parent, AdjacentShardToMerge the adjacent parent).
+//! - ListShards: the parent has `SequenceNumberRange.EndingSequenceNumber`; each child has
+//!   `ParentShardId` (a merge's also `AdjacentParentShardId`).
+//! - GetRecords, kinesalite (as Kinesis): once the closed shard is read to its end, the reply
+//!   has no NextShardIterator.
 //! - GetRecords, plain moto 5.2.1: exactly like an open shard. NextShardIterator is always
-//!   there, ChildShards never; at the end, empty replies with MillisBehindLatest 0. Worse, new
-//!   records keep landing in closed parents (and a split's parent is rewritten in place), so
-//!   plain moto cannot show a parent that is finished. Only ListShards tells it is closed.
-//! - GetRecords, [`Moto::start_kinesis`](crate::moto::Moto::start_kinesis), as Kinesis: the
-//!   reply that returns the closed shard's last record (or the first one past it) has no
-//!   NextShardIterator and has ChildShards (`ShardId`, `ParentShards`, `HashKeyRange`).
-//!
-//! What else moto 5.2.1 does, plain and with `tests/harness/moto_kinesis.py`, is in that script's
-//! docstring, and checked by `tests/kinesis_smoke.rs`.
+//!   there; at the end, empty replies with MillisBehindLatest 0. New records keep landing in
+//!   closed parents (and a split's parent is rewritten in place), so moto cannot show a parent
+//!   that is finished: the resharding tests use kinesalite.
 
 use std::time::{Duration, Instant};
 
@@ -273,7 +268,7 @@ pub async fn split_shard(client: &Client, stream: &str, shard_id: &str) -> (Stri
 /// Merges `shard` with `adjacent` (ranges next to each other), waits until the stream is
 /// ACTIVE again, and returns the child's id. Plain moto needs `adjacent`'s range above
 /// `shard`'s (the other order gives the child a wrong range); Kinesis and
-/// [`Moto::start_kinesis`](crate::moto::Moto::start_kinesis) take either.
+/// kinesalite take either.
 pub async fn merge_shards(client: &Client, stream: &str, shard: &str, adjacent: &str) -> String {
     client
         .merge_shards()

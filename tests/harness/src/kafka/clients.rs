@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -135,48 +136,7 @@ impl Kafka {
         topic: &str,
         records: &[ProducedRecord],
     ) -> Result<Vec<(i32, i64)>, KafkaError> {
-        let producer: FutureProducer = self
-            .client_config(auth)
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", "60000")
-            .create()?;
-        // Everything is queued first, then awaited; a full queue waits for the oldest.
-        let mut pending = VecDeque::new();
-        let mut acked = Vec::with_capacity(records.len());
-        for r in records {
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(&r.value[..]);
-            if let Some(key) = &r.key {
-                record = record.key(&key[..]);
-            }
-            if let Some(partition) = r.partition {
-                record = record.partition(partition);
-            }
-            if let Some(ts) = r.timestamp_ms {
-                record = record.timestamp(ts);
-            }
-            loop {
-                match producer.send_result(record) {
-                    Ok(delivery) => {
-                        pending.push_back(delivery);
-                        break;
-                    }
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        record = back;
-                        match pending.pop_front() {
-                            Some(delivery) => acked.push(delivered(delivery.await)?),
-                            None => tokio::time::sleep(Duration::from_millis(10)).await,
-                        }
-                    }
-                    Err((e, _)) => return Err(e),
-                }
-            }
-        }
-        for delivery in pending {
-            acked.push(delivered(delivery.await)?);
-        }
-        Ok(acked)
+        produce_with(self.client_config(auth), topic, records).await
     }
 
     /// Every record of `topic` from the beginning up to the end offsets at the call, over
@@ -349,6 +309,56 @@ impl Kafka {
         .await
         .expect("commit task")
     }
+}
+
+/// Produces `records` with a client made from `config` (a [`Kafka::client_config`], taken
+/// before the broker is restarted or moved into a task), acks=all and idempotent.
+pub async fn produce_with(
+    mut config: ClientConfig,
+    topic: &str,
+    records: &[ProducedRecord],
+) -> Result<Vec<(i32, i64)>, KafkaError> {
+    let producer: FutureProducer = config
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000")
+        .create()?;
+    // Everything is queued first, then awaited; a full queue waits for the oldest.
+    let mut pending = VecDeque::new();
+    let mut acked = Vec::with_capacity(records.len());
+    for r in records {
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(&r.value[..]);
+        if let Some(key) = &r.key {
+            record = record.key(&key[..]);
+        }
+        if let Some(partition) = r.partition {
+            record = record.partition(partition);
+        }
+        if let Some(ts) = r.timestamp_ms {
+            record = record.timestamp(ts);
+        }
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    pending.push_back(delivery);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    match pending.pop_front() {
+                        Some(delivery) => acked.push(delivered(delivery.await)?),
+                        None => tokio::time::sleep(Duration::from_millis(10)).await,
+                    }
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+    for delivery in pending {
+        acked.push(delivered(delivery.await)?);
+    }
+    Ok(acked)
 }
 
 /// A delivery future's output: the partition and offset, or why the record was not delivered.
