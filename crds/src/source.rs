@@ -33,6 +33,15 @@ impl Source {
         }
     }
 
+    /// The property name under `spec.source`, for error messages.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Source::DirectPut(_) => "directPut",
+            Source::KinesisStream(_) => "kinesisStream",
+            Source::Kafka(_) => "kafka",
+        }
+    }
+
     /// Whether producers may PUT records (only with `directPut`).
     pub fn accepts_puts(&self) -> bool {
         matches!(self, Source::DirectPut(_))
