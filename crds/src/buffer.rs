@@ -20,7 +20,8 @@ pub struct BufferSpec {
     pub durability: Durability,
     /// The volume that holds the log in a pod. `emptyDir` (the default) is deleted with its pod:
     /// records a deleted pod could not deliver before it was killed are lost.
-    /// `persistentVolumeClaim` gives each pod a claim that outlives it. Cannot be changed once
+    /// `persistentVolumeClaim` gives each pod a claim that outlives it; a `kinesisStream` or
+    /// `kafka` source is its own durable buffer and takes `emptyDir` only. Cannot be changed once
     /// set: create a new stream instead.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "spec.buffer.storage cannot change: a log on an emptyDir cannot move to a claim, nor back; create a new stream with the storage you want, move the producers, then delete this one (it drains)"}]))]
