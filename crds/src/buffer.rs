@@ -15,7 +15,9 @@ pub struct BufferSpec {
     #[serde(default = "default_max_bytes")]
     pub max_bytes: Quantity,
     /// `fsync`: a put is acknowledged only after its records are fsync'd. `none`: acknowledged
-    /// once written to the OS, faster but a machine crash can lose acknowledged records.
+    /// once written to the OS, faster but a machine crash can lose acknowledged records. A
+    /// `kinesisStream` or `kafka` source's log is never fsync'd: the source keeps every record
+    /// until its position is committed after delivery.
     #[serde(default)]
     pub durability: Durability,
     /// The volume that holds the log in a pod. `emptyDir` (the default) is deleted with its pod:

@@ -102,9 +102,10 @@ pub struct KinesisStreamSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub region: Option<String>,
-    /// Secret, in the stream's namespace, with keys `accessKeyId` and `secretAccessKey`: the
-    /// credentials the stream is read with, where Firehose assumes its `RoleARN`. Unset:
-    /// credentials come from the environment.
+    /// Secret, in the stream's namespace, with keys `accessKeyId`, `secretAccessKey` and
+    /// optionally `sessionToken`: the credentials the stream is read with, where Firehose assumes
+    /// its `RoleARN`. Unset: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and
+    /// `AWS_SESSION_TOKEN`) from the environment, which in a pod are an `s3` destination's keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub credentials_secret: Option<String>,
