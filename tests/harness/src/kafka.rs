@@ -26,7 +26,7 @@ use crate::free_port;
 
 mod clients;
 
-pub use clients::produce_with;
+pub use clients::{produce_on, produce_with, producer};
 
 /// The SASL user, for both SCRAM-SHA-512 and PLAIN.
 pub const USER: &str = "hydrant";
