@@ -2,9 +2,11 @@
 //! server) read with GetRecords, children after their parents, checkpointed after delivery.
 //!
 //! Under `hydrant run` one process reads all shards and keeps the checkpoints in its log
-//! directory ([`checkpoints`]).
+//! directory ([`checkpoints`]); the pods of a stream in a cluster share the shards and keep
+//! the checkpoints in Kubernetes Leases ([`leases`]).
 
 pub mod checkpoints;
+pub mod leases;
 pub mod lineage;
 pub mod shard;
 pub mod store;
