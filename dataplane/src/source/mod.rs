@@ -163,20 +163,28 @@ impl Running {
                 SourceError::Config("kinesisStream needs streamName or streamArn".to_owned())
             })?
             .to_owned();
+        // Woken when a shard's end is committed or a Lease lost: the coordinator balances then.
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         match var("HYDRANT_POD_NAME") {
             Some(pod) => {
                 let client = kinesis::leases::client().await?;
                 let namespace = var("HYDRANT_POD_NAMESPACE")
                     .unwrap_or_else(|| client.default_namespace().to_owned());
-                let store =
-                    kinesis::leases::LeaseStore::new(client, &namespace, cx.name, &stream, &pod);
-                Self::kinesis_with(spec, cx, stream, store)
+                let store = kinesis::leases::LeaseStore::new(
+                    client,
+                    &namespace,
+                    cx.name,
+                    &stream,
+                    &pod,
+                    wake.clone(),
+                );
+                Self::kinesis_with(spec, cx, stream, store, wake)
             }
             None => {
                 let path = kinesis::checkpoints::path(cx.log_dir);
                 let store = kinesis::store::FileStore::open(path, &stream)?;
-                Self::kinesis_with(spec, cx, stream, store)
+                Self::kinesis_with(spec, cx, stream, store, wake)
             }
         }
     }
@@ -186,11 +194,11 @@ impl Running {
         cx: Context<'_>,
         stream: String,
         store: S,
+        finished: std::sync::Arc<tokio::sync::Notify>,
     ) -> Result<Self, SourceError> {
         let client = kinesis::client(spec, cx.secrets_dir)?;
         let store = std::sync::Arc::new(store);
         tracing::info!(stream = %stream, "reading the kinesis stream");
-        let finished = std::sync::Arc::new(tokio::sync::Notify::new());
         let commits: driver::SharedCommits<String, kinesis::lineage::Checkpoint> =
             std::sync::Arc::default();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);

@@ -27,7 +27,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinHandle;
 
 use super::lineage::Checkpoint;
@@ -111,6 +111,9 @@ struct Shared {
     me: String,
     /// Locked across API calls, so this pod's own writes never conflict with each other.
     state: Mutex<State>,
+    /// Wakes the coordinator when a Lease is lost, so the shard's reader stops at once rather
+    /// than at the next balance (it would only read duplicates).
+    wake: Arc<Notify>,
 }
 
 #[derive(Default)]
@@ -124,14 +127,23 @@ struct State {
 
 impl LeaseStore {
     /// Shares the shards of Kinesis stream `source`, read by delivery stream `stream`, among
-    /// the pods in `namespace`; this one is `pod`. Starts renewing in the background.
-    pub fn new(client: Client, namespace: &str, stream: &str, source: &str, pod: &str) -> Self {
+    /// the pods in `namespace`; this one is `pod`. Starts renewing in the background; `wake`
+    /// is notified when a Lease is lost (the coordinator then balances at once).
+    pub fn new(
+        client: Client,
+        namespace: &str,
+        stream: &str,
+        source: &str,
+        pod: &str,
+        wake: Arc<Notify>,
+    ) -> Self {
         let shared = Arc::new(Shared {
             api: Api::namespaced(client, namespace),
             stream: stream.to_owned(),
             source: source.to_owned(),
             me: pod.to_owned(),
             state: Mutex::default(),
+            wake,
         });
         let renewer = tokio::spawn(renew_forever(shared.clone()));
         tracing::info!(namespace, pod, "kinesis: sharing shards through Leases");
@@ -219,8 +231,7 @@ impl ShardStore for LeaseStore {
                 }
                 Ok(None) => {
                     tracing::info!(shard = %shard, "kinesis: another pod holds the shard now; its checkpoint wins");
-                    state.held.remove(&shard);
-                    state.lost.insert(shard);
+                    self.shared.lose(&mut state, shard);
                 }
                 Err(e) => failed = Some(e.into()),
             }
@@ -247,6 +258,13 @@ impl ShardStore for LeaseStore {
 }
 
 impl Shared {
+    /// Forgets a Lease another pod holds now; the next balance stops its reader.
+    fn lose(&self, state: &mut State, shard: String) {
+        state.held.remove(&shard);
+        state.lost.insert(shard);
+        self.wake.notify_one();
+    }
+
     async fn list(&self) -> Result<Vec<Lease>, SourceError> {
         let params = ListParams::default().labels(&selector(&self.stream));
         Ok(self.api.list(&params).await?.items)
@@ -434,8 +452,7 @@ impl Shared {
                 }
                 Ok(None) => {
                     tracing::info!(shard = %shard, "kinesis: lost the shard's Lease on renewal");
-                    state.held.remove(&shard);
-                    state.lost.insert(shard);
+                    self.lose(&mut state, shard);
                 }
                 Err(e) => {
                     tracing::warn!(shard = %shard, error = %e, "kinesis: renewing a Lease failed");

@@ -90,7 +90,8 @@ pub struct Coordinator<S> {
     pub store: Arc<S>,
     /// Positions waiting for delivery: a released shard's are forgotten.
     pub commits: SharedCommits<String, Checkpoint>,
-    /// Woken when a shard's end is committed, so its children start at once.
+    /// Woken when a shard's end is committed, so its children start at once, and when the
+    /// store loses a shard to another reader, so its reader stops at once.
     pub finished: Arc<Notify>,
     pub batches: mpsc::Sender<SourceBatch<String, Checkpoint>>,
     pub stop: watch::Receiver<bool>,
