@@ -55,6 +55,10 @@ step "Kinesis Data Streams server: kinesalite from the npm registry (cached by v
 HYDRANT_TEST_KINESALITE="$(bash tests/kinesalite/build.sh | tail -n 1)"
 export HYDRANT_TEST_KINESALITE
 
+step "Apache Kafka 4.4 broker (KRaft) from Maven Central (cached by content hash)"
+HYDRANT_TEST_KAFKA="$(bash tests/kafka/build.sh | tail -n 1)"
+export HYDRANT_TEST_KAFKA
+
 step "Splunk HEC receiver: OpenTelemetry Collector splunkhec receiver from Go modules (cached by content hash)"
 HYDRANT_TEST_SPLUNK_HEC="$(bash tests/splunk-hec/build.sh | tail -n 1)"
 export HYDRANT_TEST_SPLUNK_HEC

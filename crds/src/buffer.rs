@@ -15,12 +15,15 @@ pub struct BufferSpec {
     #[serde(default = "default_max_bytes")]
     pub max_bytes: Quantity,
     /// `fsync`: a put is acknowledged only after its records are fsync'd. `none`: acknowledged
-    /// once written to the OS, faster but a machine crash can lose acknowledged records.
+    /// once written to the OS, faster but a machine crash can lose acknowledged records. A
+    /// `kinesisStream` or `kafka` source's log is never fsync'd: the source keeps every record
+    /// until its position is committed after delivery.
     #[serde(default)]
     pub durability: Durability,
     /// The volume that holds the log in a pod. `emptyDir` (the default) is deleted with its pod:
     /// records a deleted pod could not deliver before it was killed are lost.
-    /// `persistentVolumeClaim` gives each pod a claim that outlives it. Cannot be changed once
+    /// `persistentVolumeClaim` gives each pod a claim that outlives it; a `kinesisStream` or
+    /// `kafka` source is its own durable buffer and takes `emptyDir` only. Cannot be changed once
     /// set: create a new stream instead.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "spec.buffer.storage cannot change: a log on an emptyDir cannot move to a claim, nor back; create a new stream with the storage you want, move the producers, then delete this one (it drains)"}]))]

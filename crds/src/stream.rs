@@ -7,8 +7,9 @@ use crate::{
     PodTemplateOverrides, Source,
 };
 
-/// A Firehose-style delivery stream: producers put records to it, Hydrant buffers them durably and
-/// delivers batches to one destination. The object's name is the `DeliveryStreamName`.
+/// A Firehose-style delivery stream: records put by producers or read from a Kinesis stream or a
+/// Kafka topic are buffered durably and delivered in batches to one destination. The object's
+/// name is the `DeliveryStreamName`.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "hydrant.dev",
@@ -28,11 +29,13 @@ use crate::{
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     scale = r#"{"specReplicasPath":".spec.replicas","statusReplicasPath":".status.replicas","labelSelectorPath":".status.selector"}"#,
     validation = kube::core::Rule::new("!(has(self.spec.replicas) && has(self.spec.autoscaling))").message("set either spec.replicas or spec.autoscaling, not both"),
+    validation = kube::core::Rule::new("!has(self.spec.buffer) || !has(self.spec.buffer.storage) || !has(self.spec.buffer.storage.persistentVolumeClaim) || !has(self.spec.source) || has(self.spec.source.directPut)").field_path(".spec.buffer.storage").message("persistentVolumeClaim adds nothing to a kinesisStream or kafka source: the source is the durable buffer (a position is committed only after its records are delivered, and a restarted or replacement pod re-reads from there); use emptyDir, the default"),
     validation = kube::core::Rule::new("size(self.metadata.name) <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("the stream name must be a DNS label (lowercase letters, digits and '-', starting with a letter, at most 63 characters): it names the stream's Service and Deployment")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStreamSpec {
-    /// Where records come from: producers' PUTs (the default), a Kinesis stream or a Kafka topic.
+    /// Where records come from (Firehose's `DeliveryStreamType`): producers' PUTs (`directPut`,
+    /// the default), a Kinesis data stream (`kinesisStream`) or a Kafka topic (`kafka`).
     #[serde(default)]
     pub source: Source,
     /// The Firehose API listener.
@@ -52,7 +55,8 @@ pub struct DeliveryStreamSpec {
     /// Escape hatches for the data-plane pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<PodTemplateOverrides>,
-    /// The durable write-ahead log every acknowledged record is kept in until it is delivered.
+    /// The durable write-ahead log that holds every record, acknowledged to a producer or read
+    /// from the source, until it is delivered.
     #[serde(default)]
     pub buffer: BufferSpec,
     /// Restrict who may reach the pods (a NetworkPolicy); unset: no policy.

@@ -70,6 +70,44 @@ fn unknown_top_level_and_metadata_fields_are_reported() {
 }
 
 #[test]
+fn source_fields_are_checked_like_the_rest() {
+    let text = manifest(
+        "  source:\n    kinesisStream:\n      streamARN: arn:aws:kinesis:us-east-1:123456789012:stream/s\n      startingPosition: TRIM_HORIZN\n      shardCount: 4\n  destination: {local: {}}\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.source.kinesisStream.shardCount: unknown field, expected one of credentialsSecret, endpoint, region, startingPosition, streamArn, streamName, timestamp",
+            "spec.source.kinesisStream.startingPosition: unknown variant TRIM_HORIZN, expected one of LATEST, TRIM_HORIZON, AT_TIMESTAMP (did you mean TRIM_HORIZON?)",
+            "spec.source.kinesisStream.streamARN: unknown field, did you mean streamArn?",
+        ]
+    );
+    let text = manifest(
+        "  source:\n    kafka:\n      bootstrapServer: b:9092\n      topic: t\n      consumerGroupId: g\n      tls: {caSecrets: ca}\n      sasl: {mechanism: SCRAM-SHA-256, credentialSecret: u}\n  destination: {local: {}}\n",
+    );
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.source.kafka.bootstrapServer: unknown field, did you mean bootstrapServers?",
+            "spec.source.kafka.consumerGroupId: unknown field, did you mean consumerGroup?",
+            "spec.source.kafka.sasl.credentialSecret: unknown field, did you mean credentialsSecret?",
+            "spec.source.kafka.sasl.mechanism: unknown variant SCRAM-SHA-256, expected one of SCRAM-SHA-512, PLAIN (did you mean SCRAM-SHA-512?)",
+            "spec.source.kafka.sasl.credentialsSecret: required field is missing",
+            "spec.source.kafka.tls.caSecrets: unknown field, did you mean caSecret?",
+            "spec.source.kafka.bootstrapServers: required field is missing",
+        ]
+    );
+    let text = manifest("  source: {kinesis: {streamName: s}}\n  destination: {local: {}}\n");
+    assert_eq!(
+        problems(&text),
+        [
+            "spec.source.kinesis: unknown field, expected one of directPut, kafka, kinesisStream",
+            "spec.source: exactly one of directPut, kinesisStream, kafka must be set, found none",
+        ]
+    );
+}
+
+#[test]
 fn list_elements_are_named_by_index() {
     let text = manifest(
         "  destination:\n    local:\n      processingConfiguration:\n        enabled: true\n        processors:\n          - type: AppendDelimiterToRecord\n          - type: Lambda\n            lamda: {url: http://x}\n          - type: Foo\n",
@@ -180,7 +218,8 @@ fn an_empty_file_or_bad_yaml_is_refused() {
     ));
 }
 
-/// Each example's DeliveryStream documents (other kinds, such as a Secret, are skipped).
+/// Each example's DeliveryStream documents (other kinds, such as a Secret, are skipped) read
+/// strictly and pass `validate_spec`.
 #[test]
 fn every_example_is_strictly_valid() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
@@ -195,9 +234,12 @@ fn every_example_is_strictly_valid() {
             if document["kind"] != "DeliveryStream" {
                 continue;
             }
-            parse_document(document).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let stream =
+                parse_document(document).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let errors = crds::validate_spec(&stream);
+            assert!(errors.is_empty(), "{}: {errors:?}", path.display());
             streams += 1;
         }
     }
-    assert!(streams >= 10, "DeliveryStreams found: {streams}");
+    assert!(streams >= 12, "DeliveryStreams found: {streams}");
 }

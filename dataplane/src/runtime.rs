@@ -293,7 +293,13 @@ fn open_log(
             dir: dir.clone(),
             max_bytes,
             segment_bytes: options.segment_bytes,
-            durability: spec.buffer.durability,
+            // The source keeps every record until its position is committed after delivery,
+            // and a restart skips the log's backlog: an fsync per append would buy nothing.
+            durability: if skip_backlog {
+                crds::Durability::None
+            } else {
+                spec.buffer.durability
+            },
         },
         Some(FsyncObserver(Box::new(move |s| fsync_histogram.observe(s)))),
     )

@@ -1,7 +1,7 @@
 //! Rules the schema cannot express (or that `hydrant run` must check without an API server),
 //! reported with the field path a user edits.
 //!
-//! One file per part of the spec: `stream_fields` (name, ingest, replicas, buffer),
+//! One file per part of the spec: `stream_fields` (name, ingest, replicas, buffer), `source`,
 //! `destination` (what every destination shares, then one function per kind), `processing`,
 //! `object` (an object store's hints, prefixes, format conversion and file extension) and
 //! `partitioning`. Every check reports through `fail(path, message)` in field order, so the
@@ -15,6 +15,7 @@ mod destination;
 mod object;
 mod partitioning;
 mod processing;
+mod source;
 mod stream_fields;
 
 /// One problem in a spec, with the path of the offending field.
@@ -47,7 +48,9 @@ pub fn validate_spec(stream: &DeliveryStream) -> Vec<FieldError> {
             message,
         })
     };
-    stream_fields::validate_stream_fields(stream, &mut fail);
+    stream_fields::validate_name(stream, &mut fail);
+    source::validate_source(&stream.spec.source, &mut fail);
+    stream_fields::validate_stream_fields(&stream.spec, &mut fail);
     destination::validate_destination(&stream.spec.destination, &mut fail);
     errors
 }

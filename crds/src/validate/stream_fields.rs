@@ -1,13 +1,14 @@
 //! The stream's own fields: `metadata.name`, `spec.ingest`, `spec.replicas`, `spec.buffer`.
 
 use super::{MIN_BUFFER_BYTES, check_range};
-use crate::{BufferSpec, DeliveryStream, parse_quantity, volume_bytes};
+use crate::{BufferSpec, DeliveryStream, DeliveryStreamSpec, Source, parse_quantity, volume_bytes};
 
 /// `<name>-drain-<ordinal up to 999>` and the StatefulSet's `<name>-<10-character revision>`
 /// are label values of at most 63 characters.
 const MAX_CLAIMED_NAME: usize = 45;
 
-pub(super) fn validate_stream_fields(stream: &DeliveryStream, fail: &mut impl FnMut(&str, String)) {
+/// `metadata.name`: a `DeliveryStreamName`, short enough on claims for the names derived from it.
+pub(super) fn validate_name(stream: &DeliveryStream, fail: &mut impl FnMut(&str, String)) {
     match stream.metadata.name.as_deref() {
         None | Some("") => fail("metadata.name", "the stream needs a name".into()),
         Some(name) => {
@@ -34,7 +35,13 @@ pub(super) fn validate_stream_fields(stream: &DeliveryStream, fail: &mut impl Fn
             }
         }
     }
-    let spec = &stream.spec;
+}
+
+/// `spec.ingest`, `spec.replicas` and `spec.buffer`.
+pub(super) fn validate_stream_fields(
+    spec: &DeliveryStreamSpec,
+    fail: &mut impl FnMut(&str, String),
+) {
     if !(1..=65535).contains(&spec.ingest.port) {
         fail(
             "spec.ingest.port",
@@ -44,11 +51,12 @@ pub(super) fn validate_stream_fields(stream: &DeliveryStream, fail: &mut impl Fn
     if let Some(replicas) = spec.replicas {
         check_range("spec.replicas", replicas, 0, 1000, fail);
     }
-    validate_buffer(&spec.buffer, fail);
+    validate_buffer(&spec.buffer, &spec.source, fail);
 }
 
-/// The log's bound, directory and, on a claim, the claim's size and access modes.
-fn validate_buffer(buffer: &BufferSpec, fail: &mut impl FnMut(&str, String)) {
+/// The log's bound, directory and, on a claim, the claim's size and access modes; a claim is
+/// refused for a source that is itself the durable buffer.
+fn validate_buffer(buffer: &BufferSpec, source: &Source, fail: &mut impl FnMut(&str, String)) {
     let max_bytes = match parse_quantity(&buffer.max_bytes.0) {
         Ok(bytes) if bytes < MIN_BUFFER_BYTES => {
             fail(
@@ -69,6 +77,16 @@ fn validate_buffer(buffer: &BufferSpec, fail: &mut impl FnMut(&str, String)) {
     let Some(claim) = buffer.storage.claim() else {
         return;
     };
+    if !source.accepts_puts() {
+        let kind = source.field();
+        fail(
+            "spec.buffer.storage",
+            format!(
+                "persistentVolumeClaim adds nothing to a {kind} source: the source is the durable buffer (a position is committed only after its records are delivered, and a restarted or replacement pod re-reads from there); use emptyDir, the default"
+            ),
+        );
+        return;
+    }
     let at = "spec.buffer.storage.persistentVolumeClaim";
     if let (Some(size), Some(max_bytes)) = (&claim.size, max_bytes) {
         let least = volume_bytes(max_bytes);

@@ -223,12 +223,21 @@ pub fn tls_secret(stream: &DeliveryStream) -> Option<&str> {
         .map(|t| t.secret_name.as_str())
 }
 
-/// The Secrets a stream references (hashed into the pods' config: a change rolls them).
+/// The Secrets a stream references: the ingest port's keys, the destination's and the source's
+/// (hashed into the pods' config: a change rolls them).
 pub fn referenced_secrets(stream: &DeliveryStream) -> Vec<String> {
     let mut out = Vec::new();
     if let crds::IngestAuth::SigV4(sig) = &stream.spec.ingest.auth {
         out.push(sig.credentials_secret.clone());
     }
+    out.extend(
+        stream
+            .spec
+            .source
+            .secret_names()
+            .into_iter()
+            .map(str::to_owned),
+    );
     out.extend(
         stream
             .spec

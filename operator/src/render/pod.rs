@@ -350,7 +350,8 @@ fn env_vars(stream: &DeliveryStream, inputs: &Inputs) -> Vec<EnvVar> {
 }
 
 /// Volumes of the pod and the container's mounts of them, in the same order: the config, the
-/// write-ahead log, the destination's Secrets, the ingest Secret, then the ingest certificate.
+/// write-ahead log, the destination's Secrets, the source's, the ingest Secret, then the ingest
+/// certificate.
 fn volumes_and_mounts(
     stream: &DeliveryStream,
     name: &str,
@@ -376,6 +377,11 @@ fn volumes_and_mounts(
         .enumerate()
     {
         let (volume, mount) = secret_volume(format!("destination-secret-{i}"), secret);
+        volumes.push(volume);
+        mounts.push(mount);
+    }
+    for (i, secret) in mounted_source_secrets(&stream.spec).into_iter().enumerate() {
+        let (volume, mount) = secret_volume(format!("source-secret-{i}"), secret);
         volumes.push(volume);
         mounts.push(mount);
     }
@@ -422,15 +428,36 @@ fn wal_volume(limit: Quantity) -> Volume {
 
 /// Destination Secrets (tokens, passwords, CA certificates, backup and error-output buckets'
 /// keys), each once, sorted. They are read as files; the primary S3 keys also come from the
-/// environment. The ingest Secret is left out: it is mounted on its own, at the same path.
+/// environment. The ingest Secrets are left out: they are mounted on their own, at the same path.
 fn mounted_destination_secrets(spec: &DeliveryStreamSpec) -> Vec<&str> {
     let mut secrets = spec.destination.secrets();
     secrets.sort_unstable();
     secrets.dedup();
-    secrets.retain(
-        |s| !matches!(&spec.ingest.auth, IngestAuth::SigV4(sig) if sig.credentials_secret == *s),
-    );
+    secrets.retain(|s| !mounted_for_ingest(spec, s));
     secrets
+}
+
+/// The source's Secrets (a Kinesis stream's keys, a Kafka source's CA and SASL credentials),
+/// each once, sorted, read as files. One already mounted for the destination or the ingest port
+/// is left out: it is at the same path.
+fn mounted_source_secrets(spec: &DeliveryStreamSpec) -> Vec<&str> {
+    let destination = mounted_destination_secrets(spec);
+    let mut secrets = spec.source.secret_names();
+    secrets.sort_unstable();
+    secrets.dedup();
+    secrets.retain(|s| !destination.contains(s) && !mounted_for_ingest(spec, s));
+    secrets
+}
+
+/// Whether `secret` is the ingest port's keys or certificate, each mounted on its own at
+/// `SECRETS_DIR/<secret>` (a second mount at the same path would make the pod invalid).
+fn mounted_for_ingest(spec: &DeliveryStreamSpec, secret: &str) -> bool {
+    matches!(&spec.ingest.auth, IngestAuth::SigV4(sig) if sig.credentials_secret == secret)
+        || spec
+            .ingest
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.secret_name == secret)
 }
 
 /// A read-only volume of `secret` and its mount at `SECRETS_DIR/<secret>`.

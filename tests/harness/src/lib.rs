@@ -3,11 +3,14 @@
 //! servers on 127.0.0.1, and reads back what was delivered.
 //!
 //! - the data plane: [`Hydrant`] (a running `hydrant run`), manifests and metrics at the root;
+//! - source servers: a Kafka broker ([`kafka`]);
 //! - destination servers: [`moto`] (S3), [`opensearch`], [`postgres`], [`splunk`] (HEC), a TLS
 //!   receiver in [`tls`], a cuttable TCP [`proxy`], a Lambda-compatible [`transformation`]
 //!   service, an HTTP endpoint receiver ([`http_receiver`]) and a TLS front for plain servers
 //!   ([`tls_front`]); [`sinks`] and [`objects`] put records and read back what arrived,
 //!   [`processing`] builds the processing tests' streams;
+//! - source servers: Kinesis streams on [`moto`] ([`kinesis`]: write, reshard, read back,
+//!   KPL-aggregate) and a proxy that throttles their reads ([`kinesis_throttle`]);
 //! - Kubernetes: [`controlplane`] (etcd + kube-apiserver) and [`operator_env`] (the chart, the
 //!   operator process, tokens); [`node`], a real single-node cluster in a network namespace,
 //!   with the images built here, and what users do on it ([`cluster`]: helm, kubectl, an
@@ -20,7 +23,10 @@ pub mod cluster;
 pub mod controlplane;
 pub mod http_receiver;
 mod hydrant;
+pub mod kafka;
 pub mod kinesalite;
+pub mod kinesis;
+pub mod kinesis_throttle;
 pub mod moto;
 pub mod netns;
 pub mod node;
@@ -107,6 +113,7 @@ mod tests {
         for file in [
             "Cargo.toml",
             "tests/opensearch/build.sh",
+            "tests/kafka/build.sh",
             "tests/splunk-hec/build.sh",
             "tests/k8s-tools/build.sh",
             "charts/hydrant/Chart.yaml",
