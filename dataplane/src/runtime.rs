@@ -163,7 +163,7 @@ pub async fn run(stream: DeliveryStream, options: Options) -> anyhow::Result<()>
         .as_ref()
         .map(|t| CertificateFiles::in_secret(&options.secrets_dir, &t.secret_name));
     let (stop_ingest, ingest_task) = serve_ingest(ingest.clone(), ingest_addr, tls).await?;
-    let mut source = start_source(&stream, &options, &log, &pipeline_delivered, &ingest)?;
+    let mut source = start_source(&stream, &options, &log, &pipeline_delivered, &ingest).await?;
     observed.ready.store(true, Ordering::Release);
     let live_view = options
         .live_view
@@ -335,7 +335,7 @@ fn open_log(
 }
 
 /// Starts reading the stream's source, for streams not fed by Direct PUT.
-fn start_source(
+async fn start_source(
     stream: &DeliveryStream,
     options: &Options,
     log: &Log,
@@ -356,6 +356,7 @@ fn start_source(
             metrics: ingest.metrics.clone(),
         },
     )
+    .await
     .context("starting the source")
 }
 

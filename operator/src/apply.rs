@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -11,7 +13,7 @@ use thiserror::Error;
 
 use crate::config::FIELD_MANAGER;
 use crate::metrics::Metrics;
-use crate::render::{self, labels};
+use crate::render::{self, labels, source_access};
 use crate::status::WorkloadState;
 
 /// Annotation holding the hash of what the operator last applied to a child.
@@ -33,7 +35,8 @@ pub struct Applier<'a> {
 }
 
 /// Applies the children, configuration before the workload (so pods do not restart twice),
-/// and deletes an HPA or NetworkPolicy an earlier spec left; returns the applied workload.
+/// and deletes an HPA, NetworkPolicy or source access an earlier spec left; returns the
+/// applied workload.
 pub async fn apply_children(
     ctx: &Applier<'_>,
     name: &str,
@@ -42,6 +45,15 @@ pub async fn apply_children(
     apply(ctx, children.config_map).await?;
     apply(ctx, children.service).await?;
     apply(ctx, children.pdb).await?;
+    // The pods' ServiceAccount exists before pods name it, and stays until pods that name it
+    // are replaced (removed after the workload).
+    let access = source_access::name(name);
+    let remove_access = children.source_access.is_none();
+    if let Some(a) = children.source_access {
+        apply(ctx, a.service_account).await?;
+        apply(ctx, a.role).await?;
+        apply(ctx, a.role_binding).await?;
+    }
     let workload = match children.workload {
         render::Workload::Deployment(d) => WorkloadState::Deployment(apply(ctx, *d).await?),
         render::Workload::StatefulSet(set, headless) => {
@@ -51,6 +63,11 @@ pub async fn apply_children(
     };
     apply_or_remove(ctx, name, children.hpa).await?;
     apply_or_remove(ctx, name, children.network_policy).await?;
+    if remove_access {
+        apply_or_remove::<RoleBinding>(ctx, &access, None).await?;
+        apply_or_remove::<Role>(ctx, &access, None).await?;
+        apply_or_remove::<ServiceAccount>(ctx, &access, None).await?;
+    }
     Ok(workload)
 }
 

@@ -9,9 +9,10 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -479,7 +480,10 @@ pub async fn run(
             api::<HorizontalPodAutoscaler>(&client, &namespace),
             owned.clone(),
         )
-        .owns(api::<NetworkPolicy>(&client, &namespace), owned)
+        .owns(api::<NetworkPolicy>(&client, &namespace), owned.clone())
+        .owns(api::<ServiceAccount>(&client, &namespace), owned.clone())
+        .owns(api::<Role>(&client, &namespace), owned.clone())
+        .owns(api::<RoleBinding>(&client, &namespace), owned)
         .watches(
             api::<Secret>(&client, &namespace),
             wc,

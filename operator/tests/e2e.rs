@@ -120,6 +120,8 @@ async fn operator_on_a_real_control_plane() {
     let launcher = OperatorLauncher {
         kubeconfig: operator_kubeconfig(&cp, &admin, RELEASE_NS, &sa).await,
     };
+    e2e_support::the_operator_may_grant_the_kinesis_pods_their_leases(&launcher.kubeconfig, NS)
+        .await;
     let mut op_a = launcher.start("op-a");
     eventually("op-a leads", Duration::from_secs(30), || async {
         op_a.is_leader().await

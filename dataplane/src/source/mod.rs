@@ -38,6 +38,8 @@ pub enum SourceError {
     Config(String),
     #[error("reading a secret: {0}")]
     Secret(#[from] crate::support::secrets::SecretError),
+    #[error("kubernetes: {0}")]
+    Kube(#[from] kube::Error),
     #[error("source checkpoint I/O failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -96,11 +98,14 @@ const QUEUED_BATCHES: usize = 8;
 
 impl Running {
     /// Starts reading `source`; `None` for Direct PUT.
-    pub fn start(source: &crds::Source, cx: Context<'_>) -> Result<Option<Self>, SourceError> {
+    pub async fn start(
+        source: &crds::Source,
+        cx: Context<'_>,
+    ) -> Result<Option<Self>, SourceError> {
         match source {
             crds::Source::DirectPut(_) => Ok(None),
             crds::Source::Kafka(spec) => Ok(Some(Self::kafka(spec, cx)?)),
-            crds::Source::KinesisStream(spec) => Ok(Some(Self::kinesis(spec, cx)?)),
+            crds::Source::KinesisStream(spec) => Ok(Some(Self::kinesis(spec, cx).await?)),
         }
     }
 
@@ -145,20 +150,55 @@ impl Running {
         })
     }
 
-    fn kinesis(spec: &crds::KinesisStreamSource, cx: Context<'_>) -> Result<Self, SourceError> {
+    /// Reads a Kinesis stream, sharing its shards through Leases with the stream's other pods
+    /// when `HYDRANT_POD_NAME` names this pod (the operator sets it), else alone with the
+    /// checkpoints in the log's directory.
+    async fn kinesis(
+        spec: &crds::KinesisStreamSource,
+        cx: Context<'_>,
+    ) -> Result<Self, SourceError> {
         let stream = spec
             .name()
             .ok_or_else(|| {
                 SourceError::Config("kinesisStream needs streamName or streamArn".to_owned())
             })?
             .to_owned();
+        // Woken when a shard's end is committed or a Lease lost: the coordinator balances then.
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        match var("HYDRANT_POD_NAME") {
+            Some(pod) => {
+                let client = kinesis::leases::client().await?;
+                let namespace = var("HYDRANT_POD_NAMESPACE")
+                    .unwrap_or_else(|| client.default_namespace().to_owned());
+                let store = kinesis::leases::LeaseStore::new(
+                    client,
+                    &namespace,
+                    cx.name,
+                    &stream,
+                    &pod,
+                    wake.clone(),
+                );
+                Self::kinesis_with(spec, cx, stream, store, wake)
+            }
+            None => {
+                let path = kinesis::checkpoints::path(cx.log_dir);
+                let store = kinesis::store::FileStore::open(path, &stream)?;
+                Self::kinesis_with(spec, cx, stream, store, wake)
+            }
+        }
+    }
+
+    fn kinesis_with<S: kinesis::store::ShardStore>(
+        spec: &crds::KinesisStreamSource,
+        cx: Context<'_>,
+        stream: String,
+        store: S,
+        finished: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Result<Self, SourceError> {
         let client = kinesis::client(spec, cx.secrets_dir)?;
-        let store = std::sync::Arc::new(kinesis::store::FileStore::open(
-            kinesis::checkpoints::path(cx.log_dir),
-            &stream,
-        )?);
+        let store = std::sync::Arc::new(store);
         tracing::info!(stream = %stream, "reading the kinesis stream");
-        let finished = std::sync::Arc::new(tokio::sync::Notify::new());
         let commits: driver::SharedCommits<String, kinesis::lineage::Checkpoint> =
             std::sync::Arc::default();
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -182,13 +222,16 @@ impl Running {
             rx,
             cx.metrics.clone(),
         ));
-        let committer = tokio::spawn(driver::commit_delivered(
-            Kind::Kinesis,
-            commits,
-            kinesis::StoreCommitter { store, finished },
-            cx.delivered,
-            cx.metrics,
-        ));
+        let committer = kinesis::StoreCommitter {
+            store: store.clone(),
+            finished,
+        };
+        let (delivered, metrics) = (cx.delivered, cx.metrics);
+        let committer = tokio::spawn(async move {
+            driver::commit_delivered(Kind::Kinesis, commits, committer, delivered, metrics).await;
+            // Everything delivered is committed: the shards are free for the next reader.
+            store.close().await;
+        });
         Ok(Self {
             kind: Kind::Kinesis,
             stop,

@@ -9,6 +9,7 @@ pub mod network_policy;
 pub mod pdb;
 pub mod pod;
 pub mod service;
+pub mod source_access;
 pub mod statefulset;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,8 @@ pub struct Children {
     pub workload: Workload,
     pub hpa: Option<HorizontalPodAutoscaler>,
     pub network_policy: Option<NetworkPolicy>,
+    /// The pods' API access, for a Kinesis source (its shards are shared through Leases).
+    pub source_access: Option<source_access::SourceAccess>,
 }
 
 /// What runs the stream's pods, by where their logs live (`spec.buffer.storage`).
@@ -111,6 +114,7 @@ pub fn render(
         workload,
         hpa: hpa::render(stream)?,
         network_policy: network_policy::render(stream, config)?,
+        source_access: source_access::render(stream)?,
         config_map,
     })
 }

@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource, SecurityContext,
-    TopologySpreadConstraint, Volume, VolumeMount,
+    EnvVarSource, HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecretVolumeSource,
+    SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{Inputs, RenderError, configmap, labels, stream_name};
+use super::{Inputs, RenderError, configmap, labels, source_access, stream_name};
 use crate::config::{METRICS_PORT, OperatorConfig};
 use crds::{
     DeliveryStream, DeliveryStreamSpec, Destination, IngestAuth, PodMetadataOverrides,
@@ -90,6 +90,21 @@ fn env(name: &str, value: &str) -> EnvVar {
     }
 }
 
+/// A variable from the pod's own metadata (the downward API).
+fn field_env(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.to_owned(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
+}
+
 fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
@@ -131,9 +146,15 @@ pub fn template(
         .then(|| wal_volume(wal_limit));
     let (volumes, mounts) = volumes_and_mounts(stream, name, wal);
     let container = dataplane_container(stream, inputs, config, &spec_over, mounts);
+    let mut pod = pod_spec(stream, name, &spec_over, container, volumes);
+    if source_access::needed(stream) {
+        // The pods share the Kinesis stream's shards through Leases: they need their token.
+        pod.service_account_name = Some(source_access::pod_account(stream)?);
+        pod.automount_service_account_token = Some(true);
+    }
     Ok(PodTemplateSpec {
         metadata: Some(pod_metadata(name, &meta_over, config_hash)),
-        spec: Some(pod_spec(stream, name, &spec_over, container, volumes)),
+        spec: Some(pod),
     })
 }
 
@@ -310,6 +331,11 @@ fn env_vars(stream: &DeliveryStream, inputs: &Inputs) -> Vec<EnvVar> {
         env("HYDRANT_METRICS_ADDR", &format!("0.0.0.0:{METRICS_PORT}")),
         env("HYDRANT_SECRETS_DIR", SECRETS_DIR),
     ];
+    if source_access::needed(stream) {
+        // The Lease holder's identity and the Leases' namespace.
+        env_vars.push(field_env("HYDRANT_POD_NAME", "metadata.name"));
+        env_vars.push(field_env("HYDRANT_POD_NAMESPACE", "metadata.namespace"));
+    }
     if let Destination::S3(s3) = &stream.spec.destination
         && let Some(secret) = &s3.location.credentials_secret
     {

@@ -67,3 +67,68 @@ pub async fn a_network_policy_follows_the_spec(
     )
     .await;
 }
+
+/// The operator may grant what a Kinesis-sourced stream's pods need: as the chart's
+/// ServiceAccount (`kubeconfig`), the rendered ServiceAccount, Role and RoleBinding are
+/// accepted. The API server refuses a Role granting rights its creator lacks (escalation), so
+/// this fails if the chart's ClusterRole misses a Lease verb. (Applied directly: the chart's
+/// CRD on this branch has no `spec.source` yet.)
+pub async fn the_operator_may_grant_the_kinesis_pods_their_leases(
+    kubeconfig: &std::path::Path,
+    ns: &str,
+) {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let yaml = format!(
+        "apiVersion: hydrant.dev/v1alpha1
+kind: DeliveryStream
+metadata: {{name: from-kinesis, namespace: {ns}, uid: 00000000-0000-0000-0000-000000000001}}
+spec:
+  source:
+    kinesisStream: {{streamName: clicks}}
+  destination:
+    s3: {{bucket: b}}
+"
+    );
+    let stream = crds::manifest::parse_manifest(&yaml).expect("manifest");
+    let access = operator::render::source_access::render(&stream)
+        .expect("render")
+        .expect("a kinesis stream's access");
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(kubeconfig).expect("kubeconfig"),
+        &KubeConfigOptions::default(),
+    )
+    .await
+    .expect("config");
+    let client = kube::Client::try_from(config).expect("the operator's client");
+    let pp = kube::api::PostParams::default();
+    Api::namespaced(client.clone(), ns)
+        .create(&pp, &access.service_account)
+        .await
+        .expect("the operator creates the ServiceAccount");
+    Api::namespaced(client.clone(), ns)
+        .create(&pp, &access.role)
+        .await
+        .expect("the operator creates the Role: it holds every Lease verb it grants");
+    Api::namespaced(client.clone(), ns)
+        .create(&pp, &access.role_binding)
+        .await
+        .expect("the operator binds the Role");
+    let params = kube::api::DeleteParams::default();
+    let name = operator::render::source_access::name("from-kinesis");
+    for result in [
+        Api::<k8s_openapi::api::rbac::v1::RoleBinding>::namespaced(client.clone(), ns)
+            .delete(&name, &params)
+            .await
+            .map(|_| ()),
+        Api::<k8s_openapi::api::rbac::v1::Role>::namespaced(client.clone(), ns)
+            .delete(&name, &params)
+            .await
+            .map(|_| ()),
+        Api::<k8s_openapi::api::core::v1::ServiceAccount>::namespaced(client, ns)
+            .delete(&name, &params)
+            .await
+            .map(|_| ()),
+    ] {
+        result.expect("the operator deletes what it rendered");
+    }
+}

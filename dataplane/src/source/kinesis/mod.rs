@@ -2,9 +2,11 @@
 //! server) read with GetRecords, children after their parents, checkpointed after delivery.
 //!
 //! Under `hydrant run` one process reads all shards and keeps the checkpoints in its log
-//! directory ([`checkpoints`]).
+//! directory ([`checkpoints`]); the pods of a stream in a cluster share the shards and keep
+//! the checkpoints in Kubernetes Leases ([`leases`]).
 
 pub mod checkpoints;
+pub mod leases;
 pub mod lineage;
 pub mod shard;
 pub mod store;
@@ -88,7 +90,8 @@ pub struct Coordinator<S> {
     pub store: Arc<S>,
     /// Positions waiting for delivery: a released shard's are forgotten.
     pub commits: SharedCommits<String, Checkpoint>,
-    /// Woken when a shard's end is committed, so its children start at once.
+    /// Woken when a shard's end is committed, so its children start at once, and when the
+    /// store loses a shard to another reader, so its reader stops at once.
     pub finished: Arc<Notify>,
     pub batches: mpsc::Sender<SourceBatch<String, Checkpoint>>,
     pub stop: watch::Receiver<bool>,

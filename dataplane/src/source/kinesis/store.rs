@@ -41,6 +41,12 @@ pub trait ShardStore: Send + Sync + 'static {
         &self,
         positions: Vec<(String, Checkpoint)>,
     ) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// Gives up every shard once the last delivered position is committed (the process
+    /// stops), so another reader need not wait for an expiry.
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// All shards, checkpoints in `<log dir>/source/kinesis-checkpoints.json`.
