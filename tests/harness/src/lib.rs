@@ -52,6 +52,29 @@ pub use hydrant::{
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
+    // Below the kernel's ephemeral range (32768-60999 by default): a port the OS hands out
+    // for `bind(0)` is also one it may pick as the source port of any outgoing connection
+    // before the server binds it, which made servers fail to start with "Address already in
+    // use". One random start per process, then consecutive candidates, each checked: a
+    // process never hands out a port twice (before 12,000 calls), and processes start apart.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static SEED: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let seed = *SEED.get_or_init(|| {
+        std::process::id().wrapping_mul(2_654_435_761)
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+    });
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let port = (LOW + seed.wrapping_add(n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
