@@ -1,6 +1,6 @@
-//! Sources feed the same pipeline as Direct PUT: a Kafka topic through a Lambda-compatible
-//! transformation into S3 (moto), and a Kinesis stream (kinesalite) into PostgreSQL, every
-//! record arriving transformed or as a row.
+//! Sources feed the same pipeline as Direct PUT: a Kafka topic and a Kinesis stream
+//! (kinesalite), each through a Lambda-compatible transformation into S3 (moto) and each into
+//! PostgreSQL, every record arriving transformed or as a row.
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,62 @@ use harness::sinks::{s3_configuration, write_s3_secret};
 use harness::transformation::{Mode, Service};
 use harness::{Hydrant, objects, stream_manifest};
 
-fn with_source(manifest: String, source: &str) -> String {
-    manifest.replace("spec:\n", &format!("spec:\n  source:\n{source}"))
+/// One of the two sources, filled with `records` JSON records `{"id":n,"item":"i<n>"}`.
+enum Filled {
+    Kafka(Kafka),
+    Kinesis(Kinesalite),
+}
+
+const RECORDS: usize = 1500;
+
+fn json(n: usize) -> String {
+    format!("{{\"id\":{n},\"item\":\"i{n:05}\"}}")
+}
+
+impl Filled {
+    async fn kafka() -> Self {
+        let kafka = Kafka::start().await;
+        kafka.create_topic("events", 3).await;
+        let records: Vec<ProducedRecord> = (0..RECORDS)
+            .map(|n| ProducedRecord::value(json(n)))
+            .collect();
+        kafka.produce("events", &records).await;
+        Filled::Kafka(kafka)
+    }
+
+    async fn kinesis() -> Self {
+        let kinesis = Kinesalite::start().await;
+        let client = kinesis_client(&kinesis.endpoint());
+        create_stream(&client, "events", 2).await;
+        let records: Vec<(String, Vec<u8>)> = (0..RECORDS)
+            .map(|n| (format!("pk{n}"), json(n).into_bytes()))
+            .collect();
+        put_records(&client, "events", &records).await;
+        Filled::Kinesis(kinesis)
+    }
+
+    /// The `spec.source` block.
+    fn source(&self) -> String {
+        match self {
+            Filled::Kafka(k) => format!(
+                "    kafka:\n      bootstrapServers: {}\n      topic: events\n",
+                k.bootstrap()
+            ),
+            Filled::Kinesis(k) => format!(
+                "    kinesisStream:
+      streamArn: arn:aws:kinesis:us-east-1:000000000000:stream/events
+      endpoint: {}
+      startingPosition: TRIM_HORIZON
+",
+                k.endpoint()
+            ),
+        }
+    }
+
+    fn manifest(&self, destination: &str) -> String {
+        stream_manifest("events", "64Mi", destination)
+            .replace("spec:\n", &format!("spec:\n  source:\n{}", self.source()))
+    }
 }
 
 async fn start(work: &std::path::Path, manifest: &str) -> Hydrant {
@@ -32,27 +86,13 @@ async fn start(work: &std::path::Path, manifest: &str) -> Hydrant {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafka_through_a_transformation_into_s3() {
-    let kafka = Kafka::start().await;
-    kafka.create_topic("events", 3).await;
-    let values: Vec<String> = (0..2000)
-        .map(|n| format!("{{\"event\":\"e{n:05}\"}}"))
-        .collect();
-    let records: Vec<ProducedRecord> = values
-        .iter()
-        .map(|v| ProducedRecord::value(v.as_str()))
-        .collect();
-    kafka.produce("events", &records).await;
+/// Every record, uppercased by the transformation, in the bucket.
+async fn through_a_transformation_into_s3(source: Filled) {
     let moto = Moto::start().await;
     moto.create_bucket("lake").await;
     let lambda = Service::start(Mode::Normal, 0).await;
-    let manifest = with_source(
-        stream_manifest(
-            "events",
-            "64Mi",
-            &format!(
-                "    s3:
+    let manifest = source.manifest(&format!(
+        "    s3:
       bucket: lake
       endpoint: {}
       region: us-east-1
@@ -63,18 +103,12 @@ async fn kafka_through_a_transformation_into_s3() {
         enabled: true
         processors:
 {}",
-                moto.endpoint(),
-                harness::processing::lambda(&lambda.url(), "")
-            ),
-        ),
-        &format!(
-            "    kafka:\n      bootstrapServers: {}\n      topic: events\n",
-            kafka.bootstrap()
-        ),
-    );
+        moto.endpoint(),
+        harness::processing::lambda(&lambda.url(), "")
+    ));
     let work = tempfile::tempdir().expect("work");
     let hydrant = start(work.path(), &manifest).await;
-    let expected: Vec<String> = values.iter().map(|v| v.to_uppercase()).collect();
+    let expected: Vec<String> = (0..RECORDS).map(|n| json(n).to_uppercase()).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let objects: Vec<(String, Vec<u8>)> = moto
@@ -100,20 +134,8 @@ async fn kafka_through_a_transformation_into_s3() {
     assert!(!lambda.invocations().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kinesis_into_postgresql() {
-    let kinesis = Kinesalite::start().await;
-    let client = kinesis_client(&kinesis.endpoint());
-    create_stream(&client, "orders", 2).await;
-    let rows: Vec<(String, Vec<u8>)> = (0..1500)
-        .map(|n| {
-            (
-                format!("pk{n}"),
-                format!("{{\"id\":{n},\"item\":\"i{n}\"}}").into_bytes(),
-            )
-        })
-        .collect();
-    put_records(&client, "orders", &rows).await;
+/// Every record a row of the table.
+async fn into_postgresql(source: Filled) {
     let pg = Postgres::start().await;
     pg.client("postgres")
         .await
@@ -122,19 +144,15 @@ async fn kinesis_into_postgresql() {
         .expect("create database");
     pg.client("shop")
         .await
-        .batch_execute("CREATE TABLE orders (id bigint, item text)")
+        .batch_execute("CREATE TABLE events (id bigint, item text)")
         .await
         .expect("ddl");
     let moto = Moto::start().await;
     moto.create_bucket("pg-errors").await;
-    let manifest = with_source(
-        stream_manifest(
-            "orders",
-            "64Mi",
-            &format!(
-                "    postgresql:
+    let manifest = source.manifest(&format!(
+        "    postgresql:
       connectionSecret: pg
-      table: orders
+      table: events
       columns: [id, item]
       format: JSON
       bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
@@ -142,18 +160,8 @@ async fn kinesis_into_postgresql() {
         enabled: true
         processors: [{{type: AppendDelimiterToRecord}}]
 {}",
-                s3_configuration(&moto, "pg-errors", "")
-            ),
-        ),
-        &format!(
-            "    kinesisStream:
-      streamArn: arn:aws:kinesis:us-east-1:000000000000:stream/orders
-      endpoint: {}
-      startingPosition: TRIM_HORIZON
-",
-            kinesis.endpoint()
-        ),
-    );
+        s3_configuration(&moto, "pg-errors", "")
+    ));
     let work = tempfile::tempdir().expect("work");
     pg.write_secret(work.path(), "pg", "shop");
     let hydrant = start(work.path(), &manifest).await;
@@ -162,19 +170,38 @@ async fn kinesis_into_postgresql() {
         let distinct: i64 = pg
             .client("shop")
             .await
-            .query_one("SELECT count(DISTINCT id) FROM orders", &[])
+            .query_one("SELECT count(DISTINCT id) FROM events", &[])
             .await
             .expect("count")
             .get(0);
-        if distinct == rows.len() as i64 {
+        if distinct == RECORDS as i64 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "{distinct} of {} rows\n{}",
-            rows.len(),
+            "{distinct} of {RECORDS} rows\n{}",
             hydrant.log()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_through_a_transformation_into_s3() {
+    through_a_transformation_into_s3(Filled::kafka().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_through_a_transformation_into_s3() {
+    through_a_transformation_into_s3(Filled::kinesis().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_into_postgresql() {
+    into_postgresql(Filled::kafka().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_into_postgresql() {
+    into_postgresql(Filled::kinesis().await).await;
 }
