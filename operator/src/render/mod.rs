@@ -252,4 +252,6 @@ pub fn referenced_secrets(stream: &DeliveryStream) -> Vec<String> {
 }
 
 #[cfg(test)]
+mod secret_tests;
+#[cfg(test)]
 pub(crate) mod tests;

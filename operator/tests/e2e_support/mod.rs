@@ -9,6 +9,47 @@ use kube::api::{Patch, PatchParams};
 use crds::DeliveryStream;
 use harness::operator_env::eventually;
 
+pub mod refusals;
+
+/// The namespace the end-to-end streams live in.
+pub const NS: &str = "analytics";
+
+/// Server-side applies a stream manifest (YAML) in [`NS`].
+pub async fn apply_stream(
+    client: &kube::Client,
+    yaml: &str,
+) -> Result<DeliveryStream, kube::Error> {
+    let value: serde_json::Value = serde_saphyr::from_str(yaml).expect("yaml");
+    let api: Api<DeliveryStream> = Api::namespaced(client.clone(), NS);
+    let name = value["metadata"]["name"].as_str().expect("name").to_owned();
+    api.patch(
+        &name,
+        &PatchParams::apply("e2e-test").force(),
+        &Patch::Apply(&value),
+    )
+    .await
+}
+
+/// An S3 stream `name` in [`NS`] on `bucket` at `endpoint`, with `extra` spec lines.
+pub fn stream_yaml(name: &str, bucket: &str, endpoint: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: hydrant.dev/v1alpha1
+kind: DeliveryStream
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  buffer: {{maxBytes: 64Mi}}
+  destination:
+    s3:
+      bucket: {bucket}
+      endpoint: {endpoint}
+      forcePathStyle: true
+      credentialsSecret: s3-writer
+      bufferingHints: {{sizeInMBs: 1, intervalInSeconds: 1}}
+      processingConfiguration: {{enabled: true, processors: [{{type: AppendDelimiterToRecord}}]}}
+{extra}"
+    )
+}
+
 /// `spec.networkPolicy` becomes a NetworkPolicy the real API server accepts (its validation
 /// is the API server's own), and removing the field removes the policy. `stream` is a stream's
 /// manifest as a JSON value; the steps add and then drop the field.
