@@ -302,6 +302,8 @@ async fn transient(e: &KafkaError) {
 struct Building {
     frames: FrameBatch,
     positions: Vec<(i32, i64)>,
+    /// One arrival time for the batch (it spans at most [`LINGER`]), read at its first record.
+    arrival_ms: Option<u64>,
 }
 
 impl Building {
@@ -322,7 +324,8 @@ impl Building {
             );
             return;
         }
-        self.frames.push(now_ms(), value);
+        let arrival = *self.arrival_ms.get_or_insert_with(now_ms);
+        self.frames.push(arrival, value);
     }
 
     fn finish(self) -> SourceBatch<i32, i64> {

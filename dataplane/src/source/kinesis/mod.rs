@@ -121,6 +121,9 @@ impl<S: ShardStore> Coordinator<S> {
                 _ = self.stop.wait_for(|s| *s) => break,
             }
         }
+        for reading in running.values() {
+            let _ = reading.stop.send(true);
+        }
         for (_, reading) in running {
             let _ = reading.task.await;
         }
@@ -176,24 +179,15 @@ impl<S: ShardStore> Coordinator<S> {
     }
 
     fn spawn_reader(&self, shard: &str, start: Start) -> Reading {
-        let (stop, mut own) = watch::channel(false);
-        let mut all = self.stop.clone();
-        // The reader stops on the process's stop or on its own release.
-        let (either_tx, either_rx) = watch::channel(false);
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = all.wait_for(|s| *s) => {}
-                _ = own.wait_for(|s| *s) => {}
-            }
-            let _ = either_tx.send(true);
-        });
+        // Its own switch: the coordinator flips it on a release and when the process stops.
+        let (stop, own) = watch::channel(false);
         let reader = ShardReader {
             client: self.client.clone(),
             stream: self.stream.clone(),
             shard: shard.to_owned(),
             start,
             batches: self.batches.clone(),
-            stop: either_rx,
+            stop: own,
             metrics: self.metrics.clone(),
         };
         Reading {
