@@ -2,7 +2,8 @@
 # Ingest + delivery benchmark: hydrant and loadgen on this machine, results verified.
 #   bash bench/run.sh [duration-seconds] [extra loadgen flags...]
 # Env: COMPRESSION=GZIP to deliver gzip; DURABILITY=none; TLS=1 to serve the ingest port over
-# TLS (a throwaway CA made with openssl); BENCH_DIR to choose the work directory.
+# TLS (a throwaway CA made with openssl); ENCRYPTION=1 to encrypt the log at rest with a
+# generated key (spec.encryption AWS_OWNED_CMK); BENCH_DIR to choose the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-60}"; shift || true
@@ -12,6 +13,10 @@ BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
 WORK="${BENCH_DIR:-$(mktemp -d /work/hydrant-bench.XXXXXX)}"
 mkdir -p "$WORK"
 sed -e "s/compressionFormat: UNCOMPRESSED/compressionFormat: ${COMPRESSION:-UNCOMPRESSED}/" -e "s/durability: fsync/durability: ${DURABILITY:-fsync}/"  bench/stream.yaml > "$WORK/stream.yaml"
+
+if [ "${ENCRYPTION:-0}" = 1 ]; then
+    sed -i 's/^spec:$/spec:\n  encryption: {keyType: AWS_OWNED_CMK}/' "$WORK/stream.yaml"
+fi
 
 echo "== disk ceiling: sequential 1 GiB write with fsync (3 runs; noisy here)"
 for i in 1 2 3; do
@@ -36,6 +41,9 @@ fi
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:9464/readyz >/dev/null && break; sleep 0.1; done
+if [ "${ENCRYPTION:-0}" = 1 ] && [ ! -f "$WORK/wal/keys/generated.key" ]; then
+    echo "ENCRYPTION=1 but the stream generated no key: is encryption on?" >&2; exit 1
+fi
 
 echo "== load: $DURATION s, 1 KiB records, 500 per batch"
 "$BIN/loadgen" --endpoint "$ENDPOINT" --stream bench --duration "$DURATION" \

@@ -34,6 +34,10 @@ if ! python3 -c "import pyarrow; assert pyarrow.__version__ == '$PYARROW_VERSION
     python3 -m pip install --quiet "pyarrow==$PYARROW_VERSION"
 fi
 
+step "Unmodified Firehose clients: boto3 and the AWS CLI (PyPI, their own virtualenv, cached by version)"
+HYDRANT_TEST_AWS_CLIENTS="$(bash tests/aws-clients/build.sh | tail -n 1)"
+export HYDRANT_TEST_AWS_CLIENTS
+
 step "Prometheus and promtool (Debian package prometheus)"
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null \

@@ -22,6 +22,11 @@ pub enum HiveType {
     Struct(Vec<(String, HiveType)>),
 }
 
+/// How deeply `array`, `map` and `struct` may nest: the parser, and the converters that walk a
+/// type, recurse once per level, and a column type from a hostile manifest must not exhaust
+/// the stack. Real schemas nest a few levels.
+pub const MAX_DEPTH: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HiveTypeError(pub String);
 
@@ -36,6 +41,7 @@ impl HiveType {
         let mut p = Parser {
             s: text.as_bytes(),
             i: 0,
+            depth: 0,
         };
         let t = p.ty()?;
         p.ws();
@@ -49,6 +55,8 @@ impl HiveType {
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    /// Nested types open at `i`.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -99,7 +107,20 @@ impl Parser<'_> {
 
     fn ty(&mut self) -> Result<HiveType, HiveTypeError> {
         let name = self.word();
-        Ok(match name.as_str() {
+        if matches!(name.as_str(), "array" | "map" | "struct") {
+            if self.depth == MAX_DEPTH {
+                return Err(self.error(&format!("types nest more than {MAX_DEPTH} levels")));
+            }
+            self.depth += 1;
+            let t = self.nested(&name);
+            self.depth -= 1;
+            return t;
+        }
+        self.scalar(&name)
+    }
+
+    fn scalar(&mut self, name: &str) -> Result<HiveType, HiveTypeError> {
+        Ok(match name {
             "string" => HiveType::String,
             "varchar" | "char" => {
                 self.expect(b'(')?;
@@ -133,6 +154,13 @@ impl Parser<'_> {
                 }
                 HiveType::Decimal(p as u8, s as i8)
             }
+            "" => return Err(self.error("expected a type")),
+            other => return Err(self.error(&format!("unknown type `{other}`"))),
+        })
+    }
+
+    fn nested(&mut self, name: &str) -> Result<HiveType, HiveTypeError> {
+        Ok(match name {
             "array" => {
                 self.expect(b'<')?;
                 let t = self.ty()?;
@@ -166,7 +194,6 @@ impl Parser<'_> {
                 }
                 HiveType::Struct(fields)
             }
-            "" => return Err(self.error("expected a type")),
             other => return Err(self.error(&format!("unknown type `{other}`"))),
         })
     }
@@ -175,6 +202,23 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested =
+            |levels: usize| format!("{}int{}", "array<".repeat(levels), ">".repeat(levels));
+        assert!(HiveType::parse(&nested(MAX_DEPTH)).is_ok());
+        let err = HiveType::parse(&nested(MAX_DEPTH + 1)).unwrap_err();
+        assert!(err.0.contains("nest more than 32 levels"), "{err}");
+        // Deep enough to overflow a thread's stack without the bound.
+        assert!(HiveType::parse(&nested(100_000)).is_err());
+        let structs = format!(
+            "{}int{}",
+            "struct<a:".repeat(MAX_DEPTH + 1),
+            ">".repeat(MAX_DEPTH + 1)
+        );
+        assert!(HiveType::parse(&structs).is_err());
+    }
 
     #[test]
     fn parses_nested_types() {

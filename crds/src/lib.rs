@@ -10,6 +10,8 @@ pub mod buffering;
 pub mod conversion;
 pub mod database;
 pub mod destination;
+pub mod encryption;
+pub mod firehose;
 pub mod generate;
 pub mod hive_type;
 pub mod http_endpoint;
@@ -44,6 +46,7 @@ pub use destination::{
     BackupBucket, CompressionFormat, Destination, DynamicPartitioningConfiguration,
     LocalDestination, ObjectDelivery, S3Bucket, S3Destination, SourceBackupMode,
 };
+pub use encryption::{EncryptionSpec, KeyType};
 pub use hive_type::HiveType;
 pub use http_endpoint::{
     CommonAttribute, ContentEncoding, EndpointConfiguration, HttpBackupMode,
@@ -70,5 +73,5 @@ pub use source::{
 };
 pub use splunk::{HecEndpointType, SplunkBackupMode, SplunkDestination};
 pub use status::{Condition, DeliveryHealthStatus, DeliveryStreamStatus, DrainStatus};
-pub use stream::{DeliveryStream, DeliveryStreamSpec};
+pub use stream::{DELIVERY_STREAM_NAME_ANNOTATION, DeliveryStream, DeliveryStreamSpec};
 pub use validate::{FieldError, validate_spec};

@@ -3,8 +3,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Autoscaling, BufferSpec, DeliveryStreamStatus, Destination, IngestSpec, NetworkPolicySpec,
-    PodTemplateOverrides, Source,
+    Autoscaling, BufferSpec, DeliveryStreamStatus, Destination, EncryptionSpec, IngestSpec,
+    NetworkPolicySpec, PodTemplateOverrides, Source,
 };
 
 /// A Firehose-style delivery stream: records put by producers or read from a Kinesis stream or a
@@ -59,9 +59,30 @@ pub struct DeliveryStreamSpec {
     /// from the source, until it is delivered.
     #[serde(default)]
     pub buffer: BufferSpec,
+    /// Encrypt the log and spools at rest; unset: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionSpec>,
     /// Restrict who may reach the pods (a NetworkPolicy); unset: no policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_policy: Option<NetworkPolicySpec>,
     /// Exactly one destination.
     pub destination: Destination,
+}
+
+/// Annotation holding the Firehose `DeliveryStreamName` when it is not itself a valid object
+/// name (Firehose allows upper case, `_` and `.`; an object name is a DNS label).
+pub const DELIVERY_STREAM_NAME_ANNOTATION: &str = "firehose.hydrant.dev/delivery-stream-name";
+
+impl DeliveryStream {
+    /// The name producers use (`DeliveryStreamName`, in ARNs and object keys): the annotation
+    /// when set, else the object's name.
+    pub fn delivery_stream_name(&self) -> String {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DELIVERY_STREAM_NAME_ANNOTATION))
+            .or(self.metadata.name.as_ref())
+            .cloned()
+            .unwrap_or_default()
+    }
 }

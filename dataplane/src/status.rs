@@ -21,13 +21,13 @@ struct HealthInner {
 impl DeliveryHealth {
     pub fn success(&self) {
         if let Ok(mut h) = self.inner.lock() {
-            h.last_success = Some(SystemTime::now());
+            h.last_success = Some(crate::support::clock::now());
         }
     }
 
     pub fn error(&self, message: String) {
         if let Ok(mut h) = self.inner.lock() {
-            h.last_error = Some((SystemTime::now(), message));
+            h.last_error = Some((crate::support::clock::now(), message));
         }
     }
 

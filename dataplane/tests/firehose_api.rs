@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::{DeliveryStreamStatus, Record};
-use common::{Hydrant, local_manifest, objects};
+use common::{Hydrant, SIGNED_KEY_ID, SIGNED_SECRET, local_manifest, objects};
 
 fn record(data: &str) -> Record {
     Record::builder()
@@ -111,23 +111,9 @@ async fn anonymous_mode_serves_the_data_plane_api() {
 #[tokio::test]
 async fn signed_mode_verifies_signatures() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let secrets = tmp.path().join("secrets/producers");
-    std::fs::create_dir_all(&secrets).expect("secrets");
-    std::fs::write(secrets.join("AKIDPRODUCER1"), "s3cr3t/key+value\n").expect("key");
-    let manifest = local_manifest(
-        "signed",
-        "",
-        "  ingest:\n    auth:\n      sigV4:\n        credentialsSecret: producers\n",
-    );
-    let secrets_dir = tmp.path().join("secrets");
-    let hydrant = Hydrant::start(
-        tmp.path(),
-        &manifest,
-        &[("HYDRANT_SECRETS_DIR", secrets_dir.to_str().expect("utf8"))],
-    )
-    .await;
+    let hydrant = Hydrant::start_signed(tmp.path(), &[]).await;
 
-    let good = hydrant.firehose_with("AKIDPRODUCER1", "s3cr3t/key+value");
+    let good = hydrant.firehose_with(SIGNED_KEY_ID, SIGNED_SECRET);
     good.put_record()
         .delivery_stream_name("signed")
         .record(record("signed-ok"))
@@ -135,7 +121,7 @@ async fn signed_mode_verifies_signatures() {
         .await
         .expect("correctly signed put");
 
-    let wrong_secret = hydrant.firehose_with("AKIDPRODUCER1", "not-the-secret");
+    let wrong_secret = hydrant.firehose_with(SIGNED_KEY_ID, "not-the-secret");
     let err = wrong_secret
         .put_record()
         .delivery_stream_name("signed")

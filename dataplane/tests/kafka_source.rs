@@ -155,7 +155,9 @@ async fn two_members_share_the_topic_through_kill_9_and_a_broker_restart() {
         }
         assert!(
             Instant::now() < deadline,
-            "committed {committed:?} never reached the end {end:?}"
+            "committed {committed:?} never reached the end {end:?}\n--- a\n{}\n--- b\n{}",
+            a.log(),
+            b.log()
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

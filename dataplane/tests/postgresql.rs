@@ -236,10 +236,82 @@ async fn a_postgres_crash_in_the_middle_of_loading_loses_nothing() {
         total as i64,
         "every acknowledged record loaded"
     );
+    // A commit whose answer was lost is retried: the batch's row in the table of delivered
+    // batches makes the retry load nothing.
+    assert_eq!(
+        count(&pg, "events", "SELECT count(*) FROM ev").await,
+        total as i64,
+        "each once"
+    );
     assert!(
         sinks::error_records(&moto, "pg-errors", "postgresql-failed")
             .await
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn kill_9_of_the_stream_loads_every_row_exactly_once() {
+    let moto = Moto::start().await;
+    moto.create_bucket("pg-errors").await;
+    let pg = Postgres::start().await;
+    setup(
+        &pg,
+        "crashes",
+        "CREATE SCHEMA app; CREATE TABLE app.ev (num bigint, body text)",
+    )
+    .await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Batches cut as soon as the log is caught up: several per checkpoint interval, so a kill
+    // falls between some batch's commit and the checkpoint passing it.
+    let m = manifest(
+        "ev",
+        &moto,
+        "      table: app.ev\n      columns: [num, body]\n",
+    )
+    .replace("intervalInSeconds: 1", "intervalInSeconds: 0");
+    let mut h = start(tmp.path(), &pg, "crashes", &m).await;
+    let (rounds, per_round) = (5usize, 4_000usize);
+    for round in 0..rounds {
+        let records: Vec<Vec<u8>> = (round * per_round..(round + 1) * per_round)
+            .map(|i| format!(r#"{{"num":{i},"body":"{}"}}"#, "x".repeat(100)).into_bytes())
+            .collect();
+        put_records(&h.ingest_url(), "ev", &records).await;
+        // Kill once loading is under way.
+        let loaded = (round * per_round) as i64;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while count(&pg, "crashes", "SELECT count(*) FROM app.ev").await <= loaded {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: nothing loaded"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        h.kill9();
+        h.restart().await;
+    }
+    h.wait_drained(Duration::from_secs(120)).await;
+    let total = (rounds * per_round) as i64;
+    assert_eq!(
+        count(&pg, "crashes", "SELECT count(DISTINCT num) FROM app.ev").await,
+        total,
+        "every acknowledged record loaded"
+    );
+    assert_eq!(
+        count(&pg, "crashes", "SELECT count(*) FROM app.ev").await,
+        total,
+        "each once, through {rounds} kills\n{}",
+        h.log()
+    );
+    assert!(
+        count(
+            &pg,
+            "crashes",
+            "SELECT count(*) FROM app.hydrant_delivered_batches"
+        )
+        .await
+            > 0,
+        "the batches are recorded beside the table"
     );
 }
 

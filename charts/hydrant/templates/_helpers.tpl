@@ -124,3 +124,47 @@ The watched namespaces, de-duplicated, empty entries removed (a list).
 {{- end }}
 {{- toJson (uniq $out) }}
 {{- end }}
+
+{{/*
+The gateway's objects (Deployment, Service, ServiceAccount, Roles): "<fullname>-gateway".
+*/}}
+{{- define "hydrant.gatewayName" -}}
+{{- printf "%s-gateway" (include "hydrant.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The gateway's selector labels: the component label keeps the operator's selector off its pods.
+*/}}
+{{- define "hydrant.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "hydrant.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{/*
+The gateway's labels.
+*/}}
+{{- define "hydrant.gatewayLabels" -}}
+helm.sh/chart: {{ include "hydrant.chart" . }}
+{{ include "hydrant.gatewaySelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: hydrant
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The namespaces the gateway works in, de-duplicated, empty entries removed (a list).
+*/}}
+{{- define "hydrant.gatewayNamespaces" -}}
+{{- $out := list }}
+{{- range .Values.gateway.namespaces }}
+{{- $ns := . | toString | trim }}
+{{- if $ns }}
+{{- $out = append $out $ns }}
+{{- end }}
+{{- end }}
+{{- toJson (uniq $out) }}
+{{- end }}

@@ -52,6 +52,16 @@ pub(super) fn validate_stream_fields(
         check_range("spec.replicas", replicas, 0, 1000, fail);
     }
     validate_buffer(&spec.buffer, &spec.source, fail);
+    if let Some(enc) = &spec.encryption
+        && enc.key_type == crate::KeyType::CustomerManagedCmk
+        && enc.key_secret.is_none()
+    {
+        fail(
+            "spec.encryption.keySecret",
+            "CUSTOMER_MANAGED_CMK needs keySecret: the Secret whose `key` holds the 32-byte key"
+                .to_owned(),
+        );
+    }
 }
 
 /// The log's bound, directory and, on a claim, the claim's size and access modes; a claim is

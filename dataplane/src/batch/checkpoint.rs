@@ -108,7 +108,15 @@ impl Pipeline {
 pub(super) async fn checkpointer(wal: Wal, mut delivered: watch::Receiver<u64>) {
     let mut done = *delivered.borrow();
     loop {
-        let open = delivered.changed().await.is_ok();
+        // A failed checkpoint (a full disk) is tried again even if delivery stops moving:
+        // only a checkpoint frees the log's delivered segments.
+        let open = if done < *delivered.borrow() {
+            tokio::time::timeout(CHECKPOINT_INTERVAL, delivered.changed())
+                .await
+                .map_or(true, |changed| changed.is_ok())
+        } else {
+            delivered.changed().await.is_ok()
+        };
         let target = *delivered.borrow_and_update();
         if target > done {
             let wal = wal.clone();

@@ -42,6 +42,8 @@ impl Pipeline {
                 FailedRecord {
                     raw: batch.record(*index).to_vec(),
                     arrival_ms: batch.records[*index].arrival_ms,
+                    seq: batch.records[*index].seq,
+                    sub: batch.records[*index].sub,
                     failure: failure.clone(),
                     attempts,
                     extra,
@@ -63,14 +65,13 @@ impl Pipeline {
         };
         let now = now_ms();
         let mut lines = Vec::new();
-        let mut oldest = u64::MAX;
         for r in records {
-            oldest = oldest.min(r.arrival_ms);
             lines.extend(r.json_line(now));
         }
         let lines = bytes::Bytes::from(lines);
+        let key = out.error_key(error_type, records);
         let key = retry_until_ok(
-            || out.write_errors(error_type, oldest, lines.clone()),
+            || out.write_errors(key.clone(), lines.clone()),
             |e, delay| {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "writing the error output failed; retrying");
                 self.health.error(format!("error output: {e}"));

@@ -13,7 +13,7 @@ use super::Pipeline;
 use crate::destination::s3_output::S3Output;
 use crate::partition::buffers::{Buffers, Flush};
 use crate::record::Batch;
-use crate::support::clock::now_ms;
+use crate::support::clock::monotonic_ms;
 use crate::support::retry::retry_until_ok;
 
 /// What a flush of buffered records does with them.
@@ -52,7 +52,7 @@ impl Pipeline {
         };
         loop {
             while flushes.tasks.try_join_next().is_some() {}
-            for flush in buffers.take_due(now_ms()) {
+            for flush in buffers.take_due(monotonic_ms()) {
                 self.spawn_flush(&mut flushes, &buffers, &lane, flush, false);
             }
             if self.wal.used_bytes() > buffers.pressure_bytes()
@@ -72,7 +72,7 @@ impl Pipeline {
             // Polled at least every 200 ms: for the log's size and for intervals.
             let wait = buffers
                 .next_deadline_ms()
-                .map(|d| d.saturating_sub(now_ms()))
+                .map(|d| d.saturating_sub(monotonic_ms()))
                 .unwrap_or(u64::MAX)
                 .min(200);
             tokio::select! {
@@ -120,9 +120,10 @@ impl Pipeline {
 
     /// Delivers one buffer (or writes it to the backup), then finishes the batches it held.
     async fn flush_buffer(&self, buffers: &Buffers, flush: Flush, lane: &Lane) {
-        let Some((flush, batch)) = self.read_spool(flush).await else {
+        let Some((mut flush, batch)) = self.read_spool(flush).await else {
             return;
         };
+        self.record_flush(buffers, &mut flush).await;
         match lane {
             Lane::Delivery { .. } => self.deliver(batch).await,
             Lane::Backup(out) => self.write_backup(out, &batch).await,
@@ -144,6 +145,34 @@ impl Pipeline {
                 }
             }
         }
+    }
+
+    /// Records in the flush journal which batches the flush holds, before its object is
+    /// written (a regrouped flush is recorded already). Retried until it succeeds: writing
+    /// the object unrecorded could duplicate its records after a crash.
+    async fn record_flush(&self, buffers: &Buffers, flush: &mut Flush) {
+        if flush.journal_id().is_some() {
+            return;
+        }
+        let journal = buffers.journal();
+        let (partition, batches) = (flush.partition.clone(), flush.batches());
+        let id = retry_until_ok(
+            || {
+                let (journal, partition, batches) =
+                    (journal.clone(), partition.clone(), batches.clone());
+                async move {
+                    tokio::task::spawn_blocking(move || journal.intent(&partition, batches))
+                        .await
+                        .map_err(std::io::Error::other)?
+                }
+            },
+            |e, delay| {
+                tracing::error!(error = %e, retry_in_ms = delay.as_millis() as u64, "recording a flush in the flush journal failed; retrying");
+                self.health.error(format!("flush journal: {e}"));
+            },
+        )
+        .await;
+        flush.recorded(id);
     }
 
     /// The buffer's records, read back from its spool off the runtime, retried until the read

@@ -1,7 +1,8 @@
 //! Everything after the log, in the order a record meets it:
 //!
 //! - [`assemble`]: tail the log and cut batches by the hints (size before compression, or
-//!   interval since the oldest record), with bounded memory in delivery;
+//!   interval since the oldest record), with bounded memory in delivery; after a restart,
+//!   at the boundaries [`cuts`] recorded before the crash;
 //! - [`stages`]: per batch, the source-record backup lane, the processing stages, dynamic
 //!   partitioning, and the partition or transformation buffers;
 //! - [`flush`]: buffers flushed as they fill or age (and early when the log fills up);
@@ -11,6 +12,7 @@
 
 mod assemble;
 mod checkpoint;
+pub mod cuts;
 mod deliver;
 mod error_output;
 mod flush;
@@ -31,6 +33,7 @@ use crate::record::Hints;
 use crate::status::DeliveryHealth;
 use crate::wal::{Wal, WalReader};
 pub use checkpoint::Progress;
+use cuts::CutJournal;
 use flush::Lane;
 pub use tracker::Tracker;
 
@@ -64,6 +67,8 @@ pub struct Pipeline {
     pub in_flight_bytes: usize,
     /// Highest contiguous delivered sequence number, for the checkpointer.
     pub delivered: Arc<watch::Sender<u64>>,
+    /// Where batches were cut: recorded before delivery, replayed after a restart.
+    pub cuts: Arc<CutJournal>,
 }
 
 impl Pipeline {
@@ -73,6 +78,8 @@ impl Pipeline {
             self.wal.clone(),
             self.delivered.subscribe(),
         ));
+        // Ends by itself once the last pipeline clone drops the journal.
+        let _cut_writer = self.cuts.start(self.delivered.subscribe());
         let (drain_buffers, drain_rx) = watch::channel(false);
         let mut flushers = Vec::new();
         if let Some(p) = &self.partitioning {

@@ -8,6 +8,7 @@
 //! (the error-output and backup bucket), [`pg_connect`] (PostgreSQL and Redshift connections).
 
 pub mod http_endpoint;
+pub mod object_identity;
 pub mod object_naming;
 pub mod object_writer;
 pub mod opensearch;

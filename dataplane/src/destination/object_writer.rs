@@ -16,9 +16,10 @@ use object_store::{
 use thiserror::Error;
 
 use super::DeliveryError;
+use super::object_identity::{Lane, ObjectIdentity};
 use super::object_naming::ObjectNamer;
 use crate::encode;
-use crate::record::Batch;
+use crate::record::{Batch, FailedRecord};
 use crate::support::clock::time_of;
 use crate::support::secrets;
 use crds::{CompressionFormat, Destination as DestinationSpec, ObjectDelivery, S3Destination};
@@ -44,10 +45,22 @@ pub enum BuildError {
     Directory(String, std::io::Error),
 }
 
+/// Whose objects a writer names: the stream and its version, and the log the records come
+/// from (object names are derived from the records' places in it).
+#[derive(Debug, Clone, Copy)]
+pub struct Naming<'a> {
+    pub stream: &'a str,
+    pub version_id: &'a str,
+    pub log_id: uuid::Uuid,
+}
+
 /// Writes objects to one bucket or directory.
 pub struct ObjectWriter {
     store: Arc<dyn ObjectStore>,
     namer: ObjectNamer,
+    log_id: uuid::Uuid,
+    /// Which objects [`ObjectWriter::write`] writes: delivered ones or backups.
+    lane: Lane,
     format: CompressionFormat,
     /// S3 stores take Content-Type/Content-Encoding; the local directory cannot.
     attributes: Option<Attributes>,
@@ -60,12 +73,11 @@ impl ObjectWriter {
     /// mounted Secrets.
     pub fn build(
         spec: &DestinationSpec,
-        stream: &str,
-        version_id: &str,
+        naming: Naming<'_>,
         secrets_dir: &std::path::Path,
     ) -> Result<Self, BuildError> {
         match spec {
-            DestinationSpec::S3(s3) => Self::s3(s3, stream, version_id, secrets_dir),
+            DestinationSpec::S3(s3) => Self::s3(s3, naming, secrets_dir),
             DestinationSpec::Local(local) => {
                 std::fs::create_dir_all(&local.directory)
                     .map_err(|e| BuildError::Directory(local.directory.clone(), e))?;
@@ -73,7 +85,9 @@ impl ObjectWriter {
                     .map_err(|e| BuildError::Directory(local.directory.clone(), e))?;
                 Ok(Self {
                     store: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
-                    namer: namer(&local.delivery, stream, version_id)?,
+                    namer: namer(&local.delivery, naming)?,
+                    log_id: naming.log_id,
+                    lane: Lane::Delivery,
                     format: local.delivery.compression_format,
                     attributes: None,
                     local_root: Some(root),
@@ -87,8 +101,7 @@ impl ObjectWriter {
     /// error-output bucket (`kind` labels its metrics).
     pub fn s3(
         s3: &S3Destination,
-        stream: &str,
-        version_id: &str,
+        naming: Naming<'_>,
         secrets_dir: &std::path::Path,
     ) -> Result<Self, BuildError> {
         let format = s3.delivery.compression_format;
@@ -125,15 +138,44 @@ impl ObjectWriter {
         }
         Ok(Self {
             store: Arc::new(builder.build()?),
-            namer: namer(&s3.delivery, stream, version_id)?,
+            namer: namer(&s3.delivery, naming)?,
+            log_id: naming.log_id,
+            lane: Lane::Delivery,
             format,
             attributes: Some(attributes),
             local_root: None,
         })
     }
 
+    /// The same bucket and names, for backups.
+    pub fn for_backups(self) -> Self {
+        Self {
+            lane: Lane::Backup,
+            ..self
+        }
+    }
+
     pub fn namer(&self) -> &ObjectNamer {
         &self.namer
+    }
+
+    /// The identity naming the object of `batch`'s records this writer writes.
+    pub fn identity(&self, batch: &Batch) -> ObjectIdentity {
+        ObjectIdentity::of_batch(self.log_id, self.lane, batch)
+    }
+
+    /// The identity naming the error-output object of `records`.
+    pub fn error_identity(&self, error_type: &str, records: &[FailedRecord]) -> ObjectIdentity {
+        ObjectIdentity::of_failed(self.log_id, error_type, records)
+    }
+
+    /// The key of the object of `batch`'s records.
+    pub fn key(&self, batch: &Batch) -> String {
+        self.namer.partition_key(
+            time_of(batch.oldest_arrival_ms),
+            batch.partition.as_deref(),
+            &self.identity(batch),
+        )
     }
 
     /// Writes `data` (uncompressed) under `key`, compressed as configured; returns the key.
@@ -204,10 +246,7 @@ impl ObjectWriter {
 
     /// Writes the batch as one object under the prefix; returns its key.
     pub async fn write(&self, batch: &Batch) -> Result<String, DeliveryError> {
-        let key = self
-            .namer
-            .partition_key(time_of(batch.oldest_arrival_ms), batch.partition.as_deref());
-        let key = self.put(key, batch.contiguous()).await?;
+        let key = self.put(self.key(batch), batch.contiguous()).await?;
         tracing::debug!(key, records = batch.len(), "delivered object");
         Ok(key)
     }
@@ -219,15 +258,15 @@ fn conversion_enabled(d: &ObjectDelivery) -> bool {
         .is_some_and(|c| c.enabled)
 }
 
-fn namer(d: &ObjectDelivery, stream: &str, version_id: &str) -> Result<ObjectNamer, BuildError> {
+fn namer(d: &ObjectDelivery, naming: Naming<'_>) -> Result<ObjectNamer, BuildError> {
     let extension = match d.file_extension.as_deref() {
         Some(ext) if !ext.is_empty() => ext.to_owned(),
         _ if conversion_enabled(d) => ".parquet".to_owned(),
         _ => encode::default_extension(d.compression_format).to_owned(),
     };
     Ok(ObjectNamer::new(
-        stream,
-        version_id,
+        naming.stream,
+        naming.version_id,
         d.prefix.as_deref(),
         d.error_output_prefix.as_deref(),
         &extension,

@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::object_writer::ObjectWriter;
+use super::object_writer::{Naming, ObjectWriter};
 use super::pg_connect::PgTarget;
 use super::{DeliveryError, Destination, Outcome};
 use crate::record::{Batch, Failure};
@@ -99,8 +99,7 @@ pub fn parse_jdbc(url: &str) -> Option<(String, u16, String)> {
 impl RedshiftDestination {
     pub fn build(
         spec: &crds::RedshiftDestination,
-        stream: &str,
-        version_id: &str,
+        naming: Naming<'_>,
         secrets_dir: &Path,
     ) -> anyhow::Result<Self> {
         let (host, port, db) = parse_jdbc(&spec.cluster_jdbc_url).ok_or_else(|| {
@@ -128,7 +127,7 @@ impl RedshiftDestination {
             .connect_timeout(Duration::from_secs(10));
         let s3 = &spec.s3_configuration;
         Ok(Self {
-            staging: ObjectWriter::s3(s3, stream, version_id, secrets_dir)?,
+            staging: ObjectWriter::s3(s3, naming, secrets_dir)?,
             bucket: s3.location.bucket.clone(),
             prefix: s3.delivery.prefix.clone().unwrap_or_default(),
             target: PgTarget::new(config, secrets_dir, &spec.credentials_secret)?,

@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use super::Destination;
 use super::http_endpoint::HttpEndpointDestination;
-use super::object_writer::ObjectWriter;
+use super::object_writer::{Naming, ObjectWriter};
 use super::opensearch::OpenSearchDestination;
 use super::postgresql::PostgresqlDestination;
 use super::redshift::RedshiftDestination;
@@ -72,6 +72,16 @@ pub struct BuildContext<'a> {
     pub ack_latency: prometheus::Histogram,
 }
 
+impl BuildContext<'_> {
+    fn naming(&self) -> Naming<'_> {
+        Naming {
+            stream: self.stream,
+            version_id: self.version_id,
+            log_id: self.log_id,
+        }
+    }
+}
+
 /// A destination ready to run.
 pub struct Built {
     pub destination: Arc<dyn Destination>,
@@ -81,9 +91,10 @@ pub struct Built {
 }
 
 pub fn build(spec: &Spec, cx: &BuildContext<'_>) -> anyhow::Result<Built> {
-    let (stream, version_id, secrets_dir) = (cx.stream, cx.version_id, cx.secrets_dir);
+    let secrets_dir = cx.secrets_dir;
+    let naming = cx.naming();
     let beside = |destination: Arc<dyn Destination>, s3, all| -> anyhow::Result<Built> {
-        let out = S3Output::build(s3, all, stream, version_id, secrets_dir)
+        let out = S3Output::build(s3, all, naming, secrets_dir)
             .context("configuring s3Configuration (error output and backup)")?;
         Ok(Built {
             destination,
@@ -93,18 +104,12 @@ pub fn build(spec: &Spec, cx: &BuildContext<'_>) -> anyhow::Result<Built> {
     };
     match spec {
         Spec::S3(_) | Spec::Local(_) => Ok(Built {
-            destination: Arc::new(ObjectDestination::build(
-                spec,
-                stream,
-                version_id,
-                secrets_dir,
-            )?),
+            destination: Arc::new(ObjectDestination::build(spec, naming, secrets_dir)?),
             source_backup: source_backup(spec, cx)?,
             // Processing failures go to the destination's own errorOutputPrefix.
             s3_output: Some(Arc::new(S3Output::from_objects(ObjectWriter::build(
                 spec,
-                stream,
-                version_id,
+                naming,
                 secrets_dir,
             )?))),
         }),
@@ -119,7 +124,7 @@ pub fn build(spec: &Spec, cx: &BuildContext<'_>) -> anyhow::Result<Built> {
             h.s3_backup_mode == HttpBackupMode::AllData,
         ),
         Spec::Postgresql(pg) => beside(
-            Arc::new(PostgresqlDestination::build(pg, secrets_dir)?),
+            Arc::new(PostgresqlDestination::build(pg, secrets_dir, cx.log_id)?),
             &pg.s3_configuration,
             pg.s3_backup_mode == HttpBackupMode::AllData,
         ),
@@ -140,12 +145,7 @@ pub fn build(spec: &Spec, cx: &BuildContext<'_>) -> anyhow::Result<Built> {
         // COPY failures list skipped objects under errors/; records that fail processing go
         // to the intermediate bucket's error prefix as failed-record JSON.
         Spec::Redshift(r) => beside(
-            Arc::new(RedshiftDestination::build(
-                r,
-                stream,
-                version_id,
-                secrets_dir,
-            )?),
+            Arc::new(RedshiftDestination::build(r, naming, secrets_dir)?),
             &r.s3_configuration,
             false,
         ),
@@ -163,14 +163,8 @@ fn source_backup(spec: &Spec, cx: &BuildContext<'_>) -> anyhow::Result<Option<Ar
     let Some(backup) = &s3.s3_backup_configuration else {
         return Ok(None);
     };
-    let out = S3Output::build(
-        &backup.as_s3(),
-        true,
-        cx.stream,
-        cx.version_id,
-        cx.secrets_dir,
-    )
-    .context("configuring s3BackupConfiguration")?;
+    let out = S3Output::build(&backup.as_s3(), true, cx.naming(), cx.secrets_dir)
+        .context("configuring s3BackupConfiguration")?;
     Ok(Some(Arc::new(out)))
 }
 

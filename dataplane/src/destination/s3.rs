@@ -6,11 +6,10 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::object_writer::{BuildError, ObjectWriter};
+use super::object_writer::{BuildError, Naming, ObjectWriter};
 use super::{DeliveryError, Destination, Outcome, RecordOutcome};
 use crate::convert::Converter;
 use crate::record::Batch;
-use crate::support::clock::time_of;
 use crds::{Destination as DestinationSpec, ObjectDelivery};
 
 /// Delivers batches as objects.
@@ -24,15 +23,14 @@ impl ObjectDestination {
     /// Builds the S3 or local destination; `secrets_dir/<name>/<key>` holds mounted Secrets.
     pub fn build(
         spec: &DestinationSpec,
-        stream: &str,
-        version_id: &str,
+        naming: Naming<'_>,
         secrets_dir: &std::path::Path,
     ) -> Result<Self, BuildError> {
         let delivery = spec
             .object_delivery()
             .ok_or(BuildError::NotObject(spec.kind()))?;
         Ok(Self {
-            objects: ObjectWriter::build(spec, stream, version_id, secrets_dir)?,
+            objects: ObjectWriter::build(spec, naming, secrets_dir)?,
             conversion: converter(delivery)?,
         })
     }
@@ -70,10 +68,7 @@ impl Destination for ObjectDestination {
                 .await
                 .map_err(|e| DeliveryError::Task(e.to_string()))?;
             if let Some(parquet) = converted.parquet {
-                let key = self
-                    .objects
-                    .namer()
-                    .partition_key(time_of(batch.oldest_arrival_ms), batch.partition.as_deref());
+                let key = self.objects.key(batch);
                 self.objects.put_raw(key, parquet.into(), false).await?;
             }
             if converted.failed.is_empty() {

@@ -7,8 +7,8 @@ use std::path::Path;
 use bytes::Bytes;
 
 use super::DeliveryError;
-use super::object_writer::{BuildError, ObjectWriter};
-use crate::record::Batch;
+use super::object_writer::{BuildError, Naming, ObjectWriter};
+use crate::record::{Batch, FailedRecord};
 use crate::support::clock::time_of;
 use crds::S3Destination;
 
@@ -22,12 +22,11 @@ impl S3Output {
     pub fn build(
         s3: &S3Destination,
         backup_all: bool,
-        stream: &str,
-        version_id: &str,
+        naming: Naming<'_>,
         secrets_dir: &Path,
     ) -> Result<Self, BuildError> {
         Ok(Self {
-            objects: ObjectWriter::s3(s3, stream, version_id, secrets_dir)?,
+            objects: ObjectWriter::s3(s3, naming, secrets_dir)?.for_backups(),
             backup_all,
         })
     }
@@ -51,18 +50,17 @@ impl S3Output {
         self.objects.write(batch).await
     }
 
-    /// Writes newline-delimited failed-record JSON under the error-output prefix for
-    /// `error_type`, timed by the oldest failed record.
-    pub async fn write_errors(
-        &self,
-        error_type: &str,
-        oldest_arrival_ms: u64,
-        lines: Bytes,
-    ) -> Result<String, DeliveryError> {
-        let key = self
-            .objects
+    /// The key of the error-output object of `records` of `error_type`, timed by the oldest.
+    pub fn error_key(&self, error_type: &str, records: &[FailedRecord]) -> String {
+        let oldest = records.iter().map(|r| r.arrival_ms).min().unwrap_or(0);
+        let id = self.objects.error_identity(error_type, records);
+        self.objects
             .namer()
-            .error_key(error_type, time_of(oldest_arrival_ms));
+            .error_key(error_type, time_of(oldest), &id)
+    }
+
+    /// Writes newline-delimited failed-record JSON under `key` (from [`Self::error_key`]).
+    pub async fn write_errors(&self, key: String, lines: Bytes) -> Result<String, DeliveryError> {
         self.objects.put(key, lines).await
     }
 }

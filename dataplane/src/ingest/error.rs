@@ -39,6 +39,39 @@ impl ApiError {
         )
     }
 
+    pub fn resource_in_use(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ResourceInUseException", message)
+    }
+
+    pub fn limit_exceeded(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "LimitExceededException", message)
+    }
+
+    pub fn concurrent_modification(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ConcurrentModificationException",
+            message,
+        )
+    }
+
+    pub fn invalid_kms(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidKMSResourceException",
+            message,
+        )
+    }
+
+    /// A put to a stream that exists but is not ACTIVE.
+    pub fn not_found_state(stream: &str, account: &str, state: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "ResourceNotFoundException",
+            format!("Firehose {stream} under account {account} is not ACTIVE (it is {state})."),
+        )
+    }
+
     pub fn serialization(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "SerializationException", message)
     }
@@ -64,6 +97,19 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailableException",
             message,
+        )
+    }
+
+    /// A body that did not arrive within the body timeout: 408 with the code the AWS SDKs
+    /// retry as transient.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeoutException",
+            format!(
+                "The request body did not arrive within {} s; nothing of it was stored.",
+                limit.as_secs()
+            ),
         )
     }
 
@@ -112,6 +158,18 @@ impl ApiError {
             StatusCode::BAD_REQUEST,
             "InvalidSignatureException",
             message,
+        )
+    }
+
+    /// A signed request its key may not make (AWS's IAM refusal, on HTTP 400 as Firehose
+    /// answers it).
+    pub fn access_denied(user: &str, operation: &str, resource: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "AccessDeniedException",
+            format!(
+                "User: {user} is not authorized to perform: firehose:{operation} on resource: {resource}"
+            ),
         )
     }
 

@@ -11,12 +11,14 @@ use serde::Deserialize;
 use super::Ingest;
 use super::error::ApiError;
 use super::limits::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+use super::request_body::{PutRecordBatchIn, PutRecordIn, RecordIn, parse};
 use crate::support::clock::now_ms;
 use crate::wal::FrameBatch;
 
 const TARGET_PREFIX: &str = "Firehose_20150804.";
 
-/// Control-plane operations: streams are managed as DeliveryStream resources, not through this API.
+/// Control-plane operations: a stream's own pods do not answer them (`hydrant serve` and the
+/// cluster gateway do, over the streams they manage).
 const MANAGED_OPERATIONS: &[&str] = &[
     "CreateDeliveryStream",
     "DeleteDeliveryStream",
@@ -48,7 +50,7 @@ pub async fn dispatch(
         "DescribeDeliveryStream" => describe(ingest, body),
         "ListDeliveryStreams" => list(ingest, body),
         op if MANAGED_OPERATIONS.contains(&op) => Err(ApiError::invalid_argument(format!(
-            "{op} is not available on a Hydrant data plane: streams are managed as DeliveryStream resources (kubectl apply)."
+            "{op} is not answered by a stream's own endpoint: manage streams as DeliveryStream resources (kubectl apply) or through hydrant serve or the cluster gateway, which answer the whole API."
         ))),
         _ => Err(ApiError::unknown_operation(format!(
             "Unknown operation {target}"
@@ -71,37 +73,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
             "Unsupported Content-Type {other}: expected application/x-amz-json-1.1"
         ))),
     }
-}
-
-fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
-    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::serialization(format!(
-            "The request body is not valid for this operation: {e}"
-        ))
-    })
-}
-
-#[derive(Deserialize)]
-struct RecordIn<'a> {
-    #[serde(rename = "Data", borrow, default)]
-    data: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct PutRecordBatchIn<'a> {
-    #[serde(rename = "DeliveryStreamName", borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(rename = "Records", borrow, default)]
-    records: Option<Vec<RecordIn<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct PutRecordIn<'a> {
-    #[serde(rename = "DeliveryStreamName", borrow, default)]
-    name: Option<Cow<'a, str>>,
-    #[serde(rename = "Record", borrow, default)]
-    record: Option<RecordIn<'a>>,
 }
 
 /// Checks one record's data; returns its decoded length.
@@ -142,7 +113,15 @@ fn decode_into(frames: &mut FrameBatch, arrival_ms: u64, data: &str) -> Result<(
         })
 }
 
-async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+/// A PutRecordBatch body, parsed and checked against the API's constraints (not yet decoded).
+struct CheckedBatch<'a> {
+    name: Option<Cow<'a, str>>,
+    records: Vec<RecordIn<'a>>,
+    /// The records' decoded size.
+    total: usize,
+}
+
+fn check_batch(body: &[u8]) -> Result<CheckedBatch<'_>, ApiError> {
     let input: PutRecordBatchIn<'_> = parse(body)?;
     let mut errors = Vec::new();
     limits::check_stream_name(input.name.as_deref(), &mut errors);
@@ -170,29 +149,63 @@ async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiErr
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));
     }
-    let name = input.name.as_deref().unwrap_or_default();
-    check_stream(ingest, name)?;
-    ingest.check_puts()?;
-    if total > MAX_BATCH_BYTES {
+    Ok(CheckedBatch {
+        name: input.name,
+        records: input.records.unwrap_or_default(),
+        total,
+    })
+}
+
+/// Decodes a checked batch's records into frames stamped `arrival_ms`.
+fn decode_batch(batch: &CheckedBatch<'_>, arrival_ms: u64) -> Result<FrameBatch, ApiError> {
+    if batch.total > MAX_BATCH_BYTES {
         return Err(ApiError::invalid_argument(
             "Records size exceeds 4 MB limit",
         ));
     }
-    let records = input.records.unwrap_or_default();
-    let arrival = now_ms();
-    let mut frames =
-        FrameBatch::with_capacity(total + records.len() * crate::wal::frame::HEADER_LEN);
-    for r in &records {
-        decode_into(&mut frames, arrival, r.data.as_deref().unwrap_or_default())?;
+    let mut frames = FrameBatch::with_capacity(
+        batch.total + batch.records.len() * crate::wal::frame::HEADER_LEN,
+    );
+    for r in &batch.records {
+        decode_into(
+            &mut frames,
+            arrival_ms,
+            r.data.as_deref().unwrap_or_default(),
+        )?;
     }
+    Ok(frames)
+}
+
+/// The stream a PutRecordBatch body names and its records as the log would get them, or the
+/// error a put answers; without the checks that need a stream (its name, throttling). For the
+/// fuzz targets.
+pub fn put_record_batch_frames(
+    body: &[u8],
+    arrival_ms: u64,
+) -> Result<(String, FrameBatch), ApiError> {
+    let batch = check_batch(body)?;
+    let frames = decode_batch(&batch, arrival_ms)?;
+    Ok((batch.name.unwrap_or_default().into_owned(), frames))
+}
+
+async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    let batch = check_batch(body)?;
+    check_stream(ingest, batch.name.as_deref().unwrap_or_default())?;
+    ingest.check_puts()?;
+    let frames = decode_batch(&batch, now_ms())?;
     let payload = frames.payload_bytes();
     let count = frames.records();
     let appended = ingest.append(frames).await?;
     ingest.metrics.incoming_put_requests.inc();
     ingest.metrics.incoming_records.inc_by(count);
     ingest.metrics.incoming_bytes.inc_by(payload);
-    let mut out = String::with_capacity(64 + records.len() * 64);
-    out.push_str(r#"{"FailedPutCount":0,"Encrypted":false,"RequestResponses":["#);
+    let mut out = String::with_capacity(64 + batch.records.len() * 64);
+    // Encrypted: whether the log sealed these records (server-side encryption is on).
+    let _ = write!(
+        out,
+        r#"{{"FailedPutCount":0,"Encrypted":{},"RequestResponses":["#,
+        appended.encrypted
+    );
     for i in 0..appended.count {
         if i > 0 {
             out.push(',');
@@ -207,7 +220,15 @@ async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiErr
     Ok(out)
 }
 
-async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+/// A PutRecord body, parsed and checked against the API's constraints (not yet decoded).
+struct CheckedRecord<'a> {
+    name: Option<Cow<'a, str>>,
+    data: Cow<'a, str>,
+    /// The record's decoded size.
+    len: usize,
+}
+
+fn check_put_record(body: &[u8]) -> Result<CheckedRecord<'_>, ApiError> {
     let input: PutRecordIn<'_> = parse(body)?;
     let mut errors = Vec::new();
     limits::check_stream_name(input.name.as_deref(), &mut errors);
@@ -219,15 +240,31 @@ async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));
     }
-    check_stream(ingest, input.name.as_deref().unwrap_or_default())?;
+    Ok(CheckedRecord {
+        name: input.name,
+        data: input.record.and_then(|r| r.data).unwrap_or_default(),
+        len,
+    })
+}
+
+fn decode_record(record: &CheckedRecord<'_>, arrival_ms: u64) -> Result<FrameBatch, ApiError> {
+    let mut frames = FrameBatch::with_capacity(record.len + crate::wal::frame::HEADER_LEN);
+    decode_into(&mut frames, arrival_ms, &record.data)?;
+    Ok(frames)
+}
+
+/// [`put_record_batch_frames`] for a PutRecord body. For the fuzz targets.
+pub fn put_record_frames(body: &[u8], arrival_ms: u64) -> Result<(String, FrameBatch), ApiError> {
+    let record = check_put_record(body)?;
+    let frames = decode_record(&record, arrival_ms)?;
+    Ok((record.name.unwrap_or_default().into_owned(), frames))
+}
+
+async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    let record = check_put_record(body)?;
+    check_stream(ingest, record.name.as_deref().unwrap_or_default())?;
     ingest.check_puts()?;
-    let data = input
-        .record
-        .as_ref()
-        .and_then(|r| r.data.as_deref())
-        .unwrap_or_default();
-    let mut frames = FrameBatch::with_capacity(len + crate::wal::frame::HEADER_LEN);
-    decode_into(&mut frames, now_ms(), data)?;
+    let frames = decode_record(&record, now_ms())?;
     let payload = frames.payload_bytes();
     let appended = ingest.append(frames).await?;
     ingest.metrics.incoming_put_requests.inc();
@@ -235,7 +272,7 @@ async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
     ingest.metrics.incoming_bytes.inc_by(payload);
     Ok(serde_json::json!({
         "RecordId": ingest.record_id(appended.first),
-        "Encrypted": false,
+        "Encrypted": appended.encrypted,
     })
     .to_string())
 }

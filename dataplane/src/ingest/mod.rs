@@ -2,17 +2,19 @@
 //! (`POST /records`), both appending to the write-ahead log and answering only once the records
 //! are durable.
 
+pub mod connections;
 pub mod describe;
 pub mod error;
-mod firehose;
+pub(crate) mod firehose;
 pub mod limits;
-mod plain;
+pub(crate) mod plain;
+pub(crate) mod request_body;
 pub mod sigv4;
 pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::{Stream, StreamExt};
@@ -58,6 +60,9 @@ pub struct Ingest {
     record_id_prefix: String,
     /// The `DeliveryStreamType` of a stream that reads its own source: puts are refused.
     reads_source: Option<&'static str>,
+    /// A request's body must arrive within this (a trickled body holds memory and a slot).
+    body_timeout: Duration,
+    body_memory: BodyMemory,
 }
 
 impl Ingest {
@@ -68,6 +73,7 @@ impl Ingest {
         metrics: Metrics,
         credentials: Option<Credentials>,
     ) -> Self {
+        let defaults = connections::ConnectionLimits::default();
         Self {
             identity,
             description,
@@ -77,7 +83,17 @@ impl Ingest {
             accepting: AtomicBool::new(true),
             record_id_prefix: uuid::Uuid::new_v4().simple().to_string(),
             reads_source: None,
+            body_timeout: defaults.body_timeout,
+            body_memory: BodyMemory::new(defaults.body_memory_bytes),
         }
+    }
+
+    /// Cuts off request bodies that take longer than `limits.body_timeout` to arrive, and
+    /// holds at most `limits.body_memory_bytes` of bodies at once.
+    pub fn with_body_limits(mut self, limits: &connections::ConnectionLimits) -> Self {
+        self.body_timeout = limits.body_timeout;
+        self.body_memory = BodyMemory::new(limits.body_memory_bytes);
+        self
     }
 
     /// Refuses PutRecord and PutRecordBatch: the stream reads its records from a Kinesis
@@ -128,6 +144,10 @@ impl Ingest {
                 self.metrics.throttled_records.inc_by(records);
                 Err(ApiError::slow_down())
             }
+            // The writer logs the episode once; a log line per refused request would flood.
+            Err(WalError::NoSpace) => Err(ApiError::unavailable(
+                "The delivery stream's buffer volume is out of space; retry later.",
+            )),
             Err(e) => {
                 tracing::error!(error = %e, "append to the write-ahead log failed");
                 Err(ApiError::unavailable(
@@ -188,8 +208,11 @@ async fn handle<B: Buf>(
         }
     };
     let result = async {
-        let body =
-            read_authenticated(&ingest, &method, path, &query, &headers, body, limit).await?;
+        let read = read_authenticated(&ingest, &method, path, &query, &headers, body, limit);
+        // The body's memory stays taken until the records are in the log.
+        let (body, _held) = tokio::time::timeout(ingest.body_timeout, read)
+            .await
+            .map_err(|_| ApiError::body_timeout(ingest.body_timeout))??;
         if path == "/" {
             firehose::dispatch(&ingest, target, &headers, &body).await
         } else {
@@ -219,7 +242,11 @@ async fn handle<B: Buf>(
                 .with_label_values(&[label, e.kind])
                 .inc();
             tracing::debug!(operation = label, error = e.kind, message = %e.message, "request refused");
-            json_response(e.status, "application/x-amz-json-1.1", e.body())
+            closing_after_timeout(json_response(
+                e.status,
+                "application/x-amz-json-1.1",
+                e.body(),
+            ))
         }
     }
 }
@@ -233,8 +260,8 @@ async fn read_authenticated<B: Buf>(
     headers: &HeaderMap,
     body: impl Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     limit: usize,
-) -> Result<Bytes, ApiError> {
-    let body = read_body(headers, body, limit).await?;
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), ApiError> {
+    let (body, held) = read_body_within(headers, body, limit, &ingest.body_memory).await?;
     if let Some(credentials) = &ingest.credentials {
         sigv4::verify(
             credentials,
@@ -245,18 +272,89 @@ async fn read_authenticated<B: Buf>(
                 headers,
                 body: &body,
             },
-            SystemTime::now(),
+            crate::support::clock::now(),
         )?;
     }
-    Ok(body)
+    Ok((body, held))
 }
 
-/// Collects a body, refusing it as soon as it is known to exceed `limit`.
-async fn read_body<B: Buf>(
+/// A 408 response closes its connection: the rest of the body may still be on its way.
+pub(crate) fn closing_after_timeout<B>(mut response: Response<B>) -> Response<B> {
+    if response.status() == StatusCode::REQUEST_TIMEOUT {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A request body read as the ingest port reads one, for the other Firehose endpoints
+/// (`hydrant serve`, the gateway): within `limit`, taking its bytes from `memory` as they
+/// arrive, and refused (408) unless whole within `timeout`. The permits come back with it.
+pub(crate) async fn read_body_bounded<B: Buf>(
+    headers: &HeaderMap,
+    body: impl Stream<Item = Result<B, warp::Error>> + Send + Unpin,
+    limit: usize,
+    timeout: Duration,
+    memory: &BodyMemory,
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), ApiError> {
+    tokio::time::timeout(timeout, read_body_within(headers, body, limit, memory))
+        .await
+        .map_err(|_| ApiError::body_timeout(timeout))?
+}
+
+/// What of each body is read without [`BodyMemory`]: small requests (a good producer's) never
+/// wait behind large slow ones, and the connection limit bounds this part.
+const FREE_BODY_BYTES: usize = 64 << 10;
+
+/// Bytes of request bodies held at once across all connections beyond each one's first
+/// [`FREE_BODY_BYTES`], one permit a byte: a body takes permits for what has arrived of it, so
+/// a flood of large slow bodies waits for memory instead of taking more.
+#[derive(Debug, Clone)]
+pub struct BodyMemory {
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl BodyMemory {
+    pub fn new(bytes: usize) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                bytes.min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+        }
+    }
+
+    /// Adds `n` bytes to what `held` holds, waiting for them.
+    async fn take(
+        &self,
+        held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+        n: usize,
+    ) -> Result<(), ApiError> {
+        let n = u32::try_from(n).map_err(|_| ApiError::slow_down())?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| ApiError::slow_down())?;
+        match held {
+            Some(h) => h.merge(permit),
+            None => *held = Some(permit),
+        }
+        Ok(())
+    }
+}
+
+/// Collects a body, refusing it as soon as it is known to exceed `limit`, and taking its bytes
+/// from `memory` as they arrive; the permits are returned with the body and released when
+/// dropped.
+async fn read_body_within<B: Buf>(
     headers: &HeaderMap,
     mut body: impl Stream<Item = Result<B, warp::Error>> + Send + Unpin,
     limit: usize,
-) -> Result<Bytes, ApiError> {
+    memory: &BodyMemory,
+) -> Result<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>), ApiError> {
+    let mut held = None;
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -266,13 +364,20 @@ async fn read_body<B: Buf>(
     {
         return Err(ApiError::too_large(limit));
     }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
+    // A large declared length is not taken on trust: past 1 MiB, capacity grows with what
+    // arrives.
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(1 << 20) as usize);
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(|e| {
             ApiError::serialization(format!("The request body could not be read: {e}"))
         })?;
         if buf.len() + chunk.remaining() > limit {
             return Err(ApiError::too_large(limit));
+        }
+        let beyond = |len: usize| len.saturating_sub(FREE_BODY_BYTES);
+        let more = beyond(buf.len() + chunk.remaining()) - beyond(buf.len());
+        if more > 0 {
+            memory.take(&mut held, more).await?;
         }
         while chunk.has_remaining() {
             let piece = chunk.chunk();
@@ -288,10 +393,14 @@ async fn read_body<B: Buf>(
             "The request body is shorter than its Content-Length.",
         ));
     }
-    Ok(buf.freeze())
+    Ok((buf.freeze(), held))
 }
 
-fn json_response(status: StatusCode, content_type: &'static str, body: String) -> Response<String> {
+pub(crate) fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+) -> Response<String> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -301,6 +410,14 @@ fn json_response(status: StatusCode, content_type: &'static str, body: String) -
     );
     if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         headers.insert("x-amzn-requestid", id);
+    }
+    // The SDKs correct their clock skew from the Date header: it tells the time signatures are
+    // checked against (hyper's own would ignore the clock seam).
+    let date = crate::support::clock::time_of(crate::support::clock::now_ms())
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(date) = HeaderValue::from_str(&date) {
+        headers.insert(http::header::DATE, date);
     }
     response
 }

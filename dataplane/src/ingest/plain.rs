@@ -7,10 +7,12 @@ use super::limits::{MAX_RECORD_BYTES, record_too_large};
 use crate::support::clock::now_ms;
 use crate::wal::FrameBatch;
 
-pub async fn put(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
-    ingest.check_puts()?;
+/// A body's lines as the log would get them, stamped `arrival_ms`, or the error a put answers.
+pub fn frames(body: &[u8], arrival_ms: u64) -> Result<FrameBatch, ApiError> {
+    // The final line break ends the last line: it does not start an empty one.
     let body = body.strip_suffix(b"\n").unwrap_or(body);
-    if body.is_empty() {
+    // Nothing but a line break, LF or CRLF.
+    if body.is_empty() || body == b"\r" {
         return Err(ApiError::invalid_argument(
             "The body holds no records: send one record per line",
         ));
@@ -25,11 +27,16 @@ pub async fn put(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));
     }
-    let arrival = now_ms();
     let mut frames = FrameBatch::with_capacity(body.len() + 4096);
     for line in body.split(|&b| b == b'\n') {
-        frames.push(arrival, line.strip_suffix(b"\r").unwrap_or(line));
+        frames.push(arrival_ms, line.strip_suffix(b"\r").unwrap_or(line));
     }
+    Ok(frames)
+}
+
+pub async fn put(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+    ingest.check_puts()?;
+    let frames = frames(body, now_ms())?;
     let count = frames.records();
     let payload = frames.payload_bytes();
     ingest.append(frames).await?;

@@ -134,6 +134,15 @@ pub fn verify(
     }
 }
 
+/// The access key id a request's Authorization header names, if it has a well-formed one: who
+/// signed it, once [`verify`] has accepted the signature.
+pub fn access_key_id(headers: &HeaderMap) -> Option<String> {
+    let header = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    parse_authorization(header)
+        .ok()
+        .map(|auth| auth.access_key.to_owned())
+}
+
 fn parse_authorization(header: &str) -> Result<Authorization<'_>, ApiError> {
     let rest = header
         .strip_prefix(ALGORITHM)
@@ -366,6 +375,9 @@ mod tests {
             body: b"",
         };
         verify(&creds, &req, now).expect("valid signature");
+
+        assert_eq!(access_key_id(&headers).as_deref(), Some("AKIDEXAMPLE"));
+        assert_eq!(access_key_id(&HeaderMap::new()), None);
 
         // A different body no longer matches.
         let tampered = SignedRequest { body: b"x", ..req };

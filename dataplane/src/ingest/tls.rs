@@ -7,24 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use thiserror::Error;
-use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use warp::Filter;
 
 /// How often the certificate files are checked for a renewal.
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
-/// A handshake that has not finished by then is dropped (a client that connects and stalls).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -123,48 +115,4 @@ pub fn acceptor(
         }
     });
     Ok((TlsAcceptor::from(Arc::new(config)), reload))
-}
-
-/// Serves `routes` over TLS on `listener` until `stop` turns true, then lets open connections
-/// finish their requests.
-pub async fn serve<F>(
-    listener: tokio::net::TcpListener,
-    acceptor: TlsAcceptor,
-    routes: F,
-    mut stop: watch::Receiver<bool>,
-) where
-    F: Filter + Clone + Send + Sync + 'static,
-    F::Extract: warp::Reply,
-{
-    let graceful = GracefulShutdown::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|stop| *stop) => break,
-        };
-        let Ok((tcp, _peer)) = accepted else {
-            // Out of file descriptors or a connection reset before accept: keep listening.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(warp::service(routes.clone()));
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(connection.into_owned()).await {
-                tracing::debug!(error = %e, "ingest connection ended with an error");
-            }
-        });
-    }
-    graceful.shutdown().await;
 }

@@ -114,6 +114,31 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// Renders the metrics of several streams as one exposition: families of the same name are
+    /// merged (Prometheus refuses a family announced twice).
+    pub fn render_all<'a>(all: impl IntoIterator<Item = &'a Metrics>) -> String {
+        let mut merged: std::collections::BTreeMap<String, prometheus::proto::MetricFamily> =
+            std::collections::BTreeMap::new();
+        for metrics in all {
+            for family in metrics.registry.gather() {
+                match merged.get_mut(family.name()) {
+                    Some(into) => into
+                        .mut_metric()
+                        .extend(family.get_metric().iter().cloned()),
+                    None => {
+                        merged.insert(family.name().to_owned(), family);
+                    }
+                }
+            }
+        }
+        let families: Vec<_> = merged.into_values().collect();
+        let mut buf = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&families, &mut buf) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         let families = self.registry.gather();

@@ -6,6 +6,7 @@
 //! transformation's `metadata.partitionKeys`.
 
 pub mod buffers;
+pub mod journal;
 mod jq;
 mod spool;
 
@@ -81,6 +82,8 @@ impl Partitioner {
             failed.push(FailedRecord {
                 raw: batch.record(i).to_vec(),
                 arrival_ms: batch.records[i].arrival_ms,
+                seq: batch.records[i].seq,
+                sub: batch.records[i].sub,
                 failure,
                 attempts: 1,
                 extra: serde_json::Map::new(),

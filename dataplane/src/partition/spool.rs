@@ -5,6 +5,11 @@
 //! A spool is never synced: the log stays the source of truth, since its checkpoint cannot
 //! pass a record until that record's partition is delivered. After a crash the spool
 //! directory is emptied and the records are read again from the log.
+//!
+//! While the log encrypts, a spool file is sealed like a log segment (`wal::seal`: a header
+//! naming the key, then one chunk per spill) with the log's current key. A file holds one
+//! format: a spill after encryption was switched reads the file back and writes it anew in the
+//! current one.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -13,6 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::record::RecordMeta;
+use crate::wal::CurrentKey;
+use crate::wal::seal::{Kind, Sealer};
 
 /// Frame header: sequence number, arrival (ms), sub-record index, length.
 const HEADER: usize = 8 + 8 + 4 + 4;
@@ -29,11 +36,16 @@ pub struct Spool {
     /// Bytes in the file, also counted in `disk` (shared by every spool beside one log).
     file_bytes: u64,
     disk: Arc<AtomicU64>,
+    /// The key spills are sealed with, followed as it switches.
+    key: CurrentKey,
+    /// The file's sealer, when the file is sealed.
+    sealer: Option<Sealer>,
 }
 
 impl Spool {
-    /// A spool at `path` whose file's bytes are added to `disk` while it exists.
-    pub fn new(path: PathBuf, disk: Arc<AtomicU64>) -> Self {
+    /// A spool at `path` whose file's bytes are added to `disk` while it exists, sealed with
+    /// `key` whenever it holds one.
+    pub fn new(path: PathBuf, disk: Arc<AtomicU64>, key: CurrentKey) -> Self {
         Self {
             path,
             file: None,
@@ -42,6 +54,8 @@ impl Spool {
             memory_only: false,
             file_bytes: 0,
             disk,
+            key,
+            sealer: None,
         }
     }
 
@@ -74,13 +88,36 @@ impl Spool {
     }
 
     fn write_out(&mut self) -> io::Result<()> {
-        let mut frames = Vec::with_capacity(self.data.len() + self.metas.len() * HEADER);
+        let key = self.key.get();
+        let fits = match (&self.sealer, &key) {
+            (None, None) => true,
+            (Some(sealer), Some(key)) => sealer.key_id() == key.id(),
+            _ => false,
+        };
+        if self.file.is_some() && !fits {
+            self.start_over()?;
+        }
+        if self.file.is_none() {
+            self.sealer = key.map(|k| Sealer::new(&k, Kind::Spool, 0)).transpose()?;
+        }
+        let mut frames = Vec::with_capacity(self.data.len() + self.metas.len() * HEADER + 300);
+        let chunk = match &self.sealer {
+            Some(sealer) if self.file.is_none() => {
+                frames.extend_from_slice(sealer.header());
+                Some(Sealer::begin(&mut frames))
+            }
+            Some(_) => Some(Sealer::begin(&mut frames)),
+            None => None,
+        };
         for m in &self.metas {
             frames.extend_from_slice(&m.seq.to_le_bytes());
             frames.extend_from_slice(&m.arrival_ms.to_le_bytes());
             frames.extend_from_slice(&m.sub.to_le_bytes());
             frames.extend_from_slice(&(m.end - m.start).to_le_bytes());
             frames.extend_from_slice(&self.data[m.start as usize..m.end as usize]);
+        }
+        if let (Some(sealer), Some(start)) = (&mut self.sealer, chunk) {
+            sealer.finish(&mut frames, start)?;
         }
         let file = match &mut self.file {
             Some(f) => f,
@@ -103,13 +140,39 @@ impl Spool {
         Ok(())
     }
 
+    /// Moves every record back to memory and removes the file, so the next spill writes a
+    /// new one (in the current format).
+    fn start_over(&mut self) -> io::Result<()> {
+        let (data, metas) = self.take()?;
+        self.data = data;
+        self.metas = metas;
+        self.file = None;
+        self.sealer = None;
+        self.disk.fetch_sub(self.file_bytes, Ordering::AcqRel);
+        self.file_bytes = 0;
+        fs::remove_file(&self.path)
+    }
+
+    /// The file's records, decrypted if it is sealed.
+    fn read_file(&self) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        if self.file.is_none() {
+            return Ok(bytes);
+        }
+        File::open(&self.path)?.read_to_end(&mut bytes)?;
+        let Some(sealer) = &self.sealer else {
+            return Ok(bytes);
+        };
+        bytes
+            .get_mut(sealer.header().len()..)
+            .and_then(|sealed| sealer.opener().open_all(sealed))
+            .ok_or_else(|| corrupt(&self.path))
+    }
+
     /// Every record appended, in order: the records' bytes concatenated and where each sits.
     /// Takes the records held in memory (no copy unless some were spilled); call once.
     pub fn take(&mut self) -> io::Result<(Vec<u8>, Vec<RecordMeta>)> {
-        let mut spilled = Vec::new();
-        if self.file.is_some() {
-            File::open(&self.path)?.read_to_end(&mut spilled)?;
-        }
+        let spilled = self.read_file()?;
         let (mut data, mut metas) = (
             std::mem::take(&mut self.data),
             std::mem::take(&mut self.metas),
@@ -185,7 +248,10 @@ impl Drop for Spool {
 fn corrupt(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
-        format!("partition spool {} is truncated", path.display()),
+        format!(
+            "partition spool {} is truncated or fails authentication",
+            path.display()
+        ),
     )
 }
 
@@ -209,7 +275,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         let path = tmp.path().join("1.spool");
         let disk = Arc::new(AtomicU64::new(0));
-        let mut spool = Spool::new(path.clone(), disk.clone());
+        let mut spool = Spool::new(path.clone(), disk.clone(), CurrentKey::default());
         let records: Vec<&[u8]> = vec![b"a", b"spilled", b"", b"tail"];
         for (i, r) in records.iter().enumerate() {
             let meta = RecordMeta {
@@ -242,5 +308,84 @@ mod tests {
         drop(spool);
         assert!(!path.exists(), "dropping a spool removes its file");
         assert_eq!(disk.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn while_the_log_encrypts_spills_are_sealed_and_follow_a_switch() {
+        use crate::wal::SegmentKey;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("1.spool");
+        let disk = Arc::new(AtomicU64::new(0));
+        let key = CurrentKey::new(Some(Arc::new(
+            SegmentKey::new("spool-key", [3; 32]).expect("key"),
+        )));
+        let mut spool = Spool::new(path.clone(), disk.clone(), key.clone());
+        let records: Vec<Vec<u8>> = (0..6)
+            .map(|i| format!("PLAINTEXT-MARKER-{i}").into_bytes())
+            .collect();
+        let meta = |i: usize| RecordMeta {
+            seq: i as u64,
+            arrival_ms: 7,
+            sub: 0,
+            start: 0,
+            end: 0,
+        };
+        let on_disk = || std::fs::read(&path).expect("spool file");
+        let has_marker = |b: &[u8]| b.windows(9).any(|w| w == b"PLAINTEXT");
+        for (i, r) in records.iter().enumerate().take(2) {
+            spool.append(&meta(i), r);
+            spool.spill();
+        }
+        assert!(!has_marker(&on_disk()), "sealed spills");
+        assert_eq!(disk.load(Ordering::Acquire), on_disk().len() as u64);
+        // Off: the sealed file is read back and written anew in plaintext, and on again.
+        key.set(None);
+        spool.append(&meta(2), &records[2]);
+        spool.spill();
+        assert!(has_marker(&on_disk()));
+        key.set(Some(Arc::new(
+            SegmentKey::new("other", [4; 32]).expect("key"),
+        )));
+        spool.append(&meta(3), &records[3]);
+        spool.spill();
+        spool.append(&meta(4), &records[4]);
+        spool.spill();
+        assert!(!has_marker(&on_disk()), "sealed again");
+        assert_eq!(disk.load(Ordering::Acquire), on_disk().len() as u64);
+        spool.append(&meta(5), &records[5]);
+        let (data, metas) = spool.take().expect("take");
+        let back: Vec<&[u8]> = metas
+            .iter()
+            .map(|m| &data[m.start as usize..m.end as usize])
+            .collect();
+        assert_eq!(back, records.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert_eq!(
+            metas.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            (0..6).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_damaged_sealed_spool_is_an_error() {
+        use crate::wal::SegmentKey;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("1.spool");
+        let key = CurrentKey::new(Some(Arc::new(SegmentKey::new("k", [3; 32]).expect("key"))));
+        let mut spool = Spool::new(path.clone(), Arc::default(), key);
+        let meta = RecordMeta {
+            seq: 1,
+            arrival_ms: 1,
+            sub: 0,
+            start: 0,
+            end: 0,
+        };
+        spool.append(&meta, b"record");
+        spool.spill();
+        let mut bytes = std::fs::read(&path).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, bytes).expect("write");
+        let err = spool.take().expect_err("damaged");
+        assert!(err.to_string().contains("fails authentication"), "{err}");
     }
 }

@@ -47,12 +47,13 @@ struct LogEvent {
 /// What a decompressed CloudWatch Logs payload becomes: nothing for a control message, one
 /// record per log event's message with extraction, else the payload itself.
 pub fn extract(payload: Vec<u8>, messages_only: bool) -> Result<Vec<Vec<u8>>, Failure> {
-    let parsed: Payload = serde_json::from_slice(&payload).map_err(|e| {
-        Failure::new(
-            "CloudWatchLogProcessing.InvalidData",
-            format!("not a CloudWatch Logs subscription payload: {e}"),
-        )
-    })?;
+    let invalid = |why: String| Failure::new("CloudWatchLogProcessing.InvalidData", why);
+    // From bytes, serde_json checks UTF-8 only in the strings it keeps: invalid bytes in a member
+    // it skips would pass as JSON.
+    let text = std::str::from_utf8(&payload)
+        .map_err(|e| invalid(format!("the payload is not UTF-8: {e}")))?;
+    let parsed: Payload = serde_json::from_str(text)
+        .map_err(|e| invalid(format!("not a CloudWatch Logs subscription payload: {e}")))?;
     match parsed.message_type.as_str() {
         "CONTROL_MESSAGE" => Ok(Vec::new()),
         "DATA_MESSAGE" if messages_only => Ok(parsed
@@ -61,10 +62,7 @@ pub fn extract(payload: Vec<u8>, messages_only: bool) -> Result<Vec<Vec<u8>>, Fa
             .map(|e| e.message.into_bytes())
             .collect()),
         "DATA_MESSAGE" => Ok(vec![payload]),
-        other => Err(Failure::new(
-            "CloudWatchLogProcessing.InvalidData",
-            format!("unknown messageType `{other}`"),
-        )),
+        other => Err(invalid(format!("unknown messageType `{other}`"))),
     }
 }
 

@@ -4,9 +4,15 @@ use crate::record::Failure;
 
 /// Splits concatenated (or newline-separated) JSON objects; arrays are not split (Firehose).
 pub fn json(record: &[u8]) -> Result<Vec<&[u8]>, Failure> {
+    // From bytes, serde_json checks UTF-8 only in the strings it keeps, and this keeps none.
+    let text = std::str::from_utf8(record).map_err(|e| {
+        Failure::new(
+            "RecordDeAggregation.InvalidJson",
+            format!("the record is not UTF-8: {e}"),
+        )
+    })?;
     let mut out = Vec::new();
-    let mut stream =
-        serde_json::Deserializer::from_slice(record).into_iter::<serde::de::IgnoredAny>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
     let mut start = 0;
     while let Some(item) = stream.next() {
         item.map_err(|e| {

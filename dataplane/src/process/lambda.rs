@@ -263,10 +263,14 @@ impl Lambda {
     }
 }
 
-/// Checks a response against the invocation's records.
-fn interpret(inputs: &[Input<'_>], body: &[u8]) -> Result<Vec<Transformed>, Failure> {
+/// Checks a response against the invocation's records: what became of each, in their order.
+pub fn interpret(inputs: &[Input<'_>], body: &[u8]) -> Result<Vec<Transformed>, Failure> {
     let json_error = |why: String| Failure::new("Lambda.JsonProcessingException", why);
-    let response: Response = serde_json::from_slice(body)
+    // From bytes, serde_json checks UTF-8 only in the strings it keeps: invalid bytes in a member
+    // it skips would pass as JSON.
+    let body = std::str::from_utf8(body)
+        .map_err(|e| json_error(format!("the response is not UTF-8: {e}")))?;
+    let response: Response = serde_json::from_str(body)
         .map_err(|e| json_error(format!("the response is not a transformation result: {e}")))?;
     let index: HashMap<&str, usize> = inputs
         .iter()

@@ -143,6 +143,8 @@ fn failed_record(meta: &RecordMeta, raw: &[u8], failure: Failure) -> FailedRecor
     FailedRecord {
         raw: raw.to_vec(),
         arrival_ms: meta.arrival_ms,
+        seq: meta.seq,
+        sub: meta.sub,
         failure,
         attempts: 1,
         extra: serde_json::Map::new(),
@@ -322,6 +324,8 @@ impl Stages {
                         FailedRecord {
                             raw: w.data.into_owned(),
                             arrival_ms: w.meta.arrival_ms,
+                            seq: w.meta.seq,
+                            sub: w.sub,
                             failure,
                             attempts,
                             extra,

@@ -27,6 +27,10 @@ pub struct FailedRecord {
     /// `rawData`: the record as it was when it failed.
     pub raw: Vec<u8>,
     pub arrival_ms: u64,
+    /// The record's place in the log (sequence and sub-sequence numbers): its error-output
+    /// object is named by the places of the records it holds.
+    pub seq: u64,
+    pub sub: u32,
     pub failure: Failure,
     pub attempts: u32,
     /// Fields of the failure's kind (`esDocumentId`, `lambdaArn`, ...).
@@ -65,6 +69,8 @@ mod tests {
         let record = FailedRecord {
             raw: b"{\"a\":1}".to_vec(),
             arrival_ms: 1000,
+            seq: 0,
+            sub: 0,
             failure: Failure::new("400", "mapper_parsing_exception"),
             attempts: 3,
             extra,

@@ -17,6 +17,10 @@ use crate::wal::{FrameBatch, Wal, WalError};
 /// an fsync (Kinesis checkpoints), and a later commit covers an earlier one.
 pub const COMMIT_INTERVAL: Duration = Duration::from_millis(500);
 
+/// A failed commit is tried again after this long even when delivery has not moved since:
+/// the records behind it may be the last ones the source will ever send.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
 /// How long to wait before retrying an append the log refused for lack of space.
 const FULL_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -91,7 +95,13 @@ pub async fn commit_delivered<K, V, C>(
     // Positions whose commit failed, offered again with the next round.
     let mut carried: HashMap<K, V> = HashMap::new();
     loop {
-        let open = delivered.changed().await.is_ok();
+        let open = if carried.is_empty() {
+            delivered.changed().await.is_ok()
+        } else {
+            tokio::time::timeout(RETRY_AFTER, delivered.changed())
+                .await
+                .map_or(true, |changed| changed.is_ok())
+        };
         let upto = *delivered.borrow_and_update();
         let ready = lock(&commits).take_ready(upto);
         let mut round: HashMap<K, V> = std::mem::take(&mut carried);
@@ -136,6 +146,51 @@ mod tests {
 
     struct Recorder(Arc<Mutex<Vec<(u32, u64)>>>);
 
+    /// Refuses its first commit, as Kafka does while the group rebalances.
+    struct FailsOnce {
+        failed: bool,
+        seen: Arc<Mutex<Vec<(u32, u64)>>>,
+    }
+
+    impl Committer<u32, u64> for FailsOnce {
+        async fn commit(&mut self, positions: Vec<(u32, u64)>) -> Result<(), SourceError> {
+            if !self.failed {
+                self.failed = true;
+                return Err(SourceError::Config("rebalance in progress".into()));
+            }
+            self.seen.lock().expect("lock").extend(positions);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_retried_without_further_delivery() {
+        let metrics = Metrics::new("ns", "s").expect("metrics");
+        let commits: SharedCommits<u32, u64> = Arc::default();
+        lock(&commits).record(10, vec![(3, 42)]);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (delivered_tx, delivered_rx) = watch::channel(0u64);
+        let committer = tokio::spawn(commit_delivered(
+            Kind::Kafka,
+            commits,
+            FailsOnce {
+                failed: false,
+                seen: seen.clone(),
+            },
+            delivered_rx,
+            metrics,
+        ));
+        // The last delivery the stream will see: nothing moves after it.
+        delivered_tx.send_replace(10);
+        let deadline = tokio::time::Instant::now() + RETRY_AFTER * 5;
+        while seen.lock().expect("lock").is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(*seen.lock().expect("lock"), vec![(3, 42)]);
+        drop(delivered_tx);
+        committer.await.expect("join");
+    }
+
     impl Committer<u32, u64> for Recorder {
         async fn commit(&mut self, positions: Vec<(u32, u64)>) -> Result<(), SourceError> {
             self.0.lock().expect("lock").extend(positions);
@@ -151,6 +206,8 @@ mod tests {
             max_bytes: 64 << 20,
             segment_bytes: 1 << 20,
             durability: Durability::None,
+            encryption: None,
+            keyring: Vec::new(),
         })
         .expect("open");
         let metrics = Metrics::new("ns", "s").expect("metrics");

@@ -69,6 +69,7 @@ impl ConsumerContext for Context {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.start_offsets(consumer, tpl);
                 self.owned_mut().extend(partitions(tpl));
+                tracing::info!(assigned = ?partitions(tpl).collect::<Vec<_>>(), "kafka: partitions assigned");
                 if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {

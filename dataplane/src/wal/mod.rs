@@ -4,16 +4,23 @@
 //! (group commit) and acknowledges each only after the fsync that covers it. The delivery side
 //! tails the log with a [`WalReader`] up to the durable watermark, and reports progress with
 //! [`Wal::checkpoint`], which persists the delivered position and deletes whole segments below it.
+//!
+//! With a key ([`WalConfig::encryption`], [`Wal::set_encryption`]) segments are sealed with
+//! AES-256-GCM ([`seal`]); a segment holds one format and one key, so a switch starts a new
+//! segment, and the keyring reads segments written under any key it knows.
 
 mod checkpoint;
 pub mod frame;
+mod keys;
 mod lock;
 mod reader;
+mod recover;
+pub mod seal;
 mod segment;
 mod writer;
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +29,7 @@ use thiserror::Error;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 pub use frame::FrameBatch;
+pub use keys::{CurrentKey, Keyring, MAX_KEY_ID_LEN, SegmentKey};
 pub use reader::WalReader;
 
 use crds::Durability;
@@ -39,6 +47,10 @@ pub enum WalError {
     /// The request is larger than the log could ever hold.
     #[error("the append is larger than the write-ahead log bound")]
     TooLarge,
+    /// The log's volume is out of space (ENOSPC): the failed write was cut back off the
+    /// segment, so the log is intact; retry once space is freed.
+    #[error("the write-ahead log's volume is out of space")]
+    NoSpace,
     #[error("write-ahead log I/O failed: {0}")]
     Io(#[from] std::io::Error),
     /// An earlier write failed; the log accepts nothing until restarted.
@@ -46,6 +58,27 @@ pub enum WalError {
     Failed,
     #[error("the write-ahead log is shut down")]
     Closed,
+    /// A sealed segment names a key this log was not given: its records cannot be read.
+    #[error(
+        "write-ahead log segment {} is encrypted with key {key_id}, which this log does not have (was the key removed while records sealed with it were undelivered?)",
+        segment.display()
+    )]
+    UnknownKey { segment: PathBuf, key_id: String },
+    /// A sealed chunk before the tail fails authentication: acknowledged records are damaged.
+    #[error(
+        "write-ahead log segment {} fails authentication at byte {offset}: it was altered, or sealed with another key of the same id",
+        segment.display()
+    )]
+    Unauthentic { segment: PathBuf, offset: u64 },
+    #[error(
+        "write-ahead log segment {} has a damaged encryption header, or one of a newer format",
+        segment.display()
+    )]
+    BadHeader { segment: PathBuf },
+    #[error("invalid encryption key id {0:?}: 1 to 255 bytes, no control characters")]
+    KeyId(String),
+    #[error("two different encryption keys have the id {0}")]
+    KeyConflict(String),
 }
 
 /// Settings of a log.
@@ -57,6 +90,11 @@ pub struct WalConfig {
     /// A new segment starts once the current one reaches this size.
     pub segment_bytes: u64,
     pub durability: Durability,
+    /// The key appends are sealed with; none: plaintext.
+    pub encryption: Option<SegmentKey>,
+    /// Further keys segments may be sealed with (earlier keys of this log); the current one
+    /// need not be repeated here.
+    pub keyring: Vec<SegmentKey>,
 }
 
 /// Sequence numbers `[first, first + count)` assigned to an append.
@@ -64,6 +102,8 @@ pub struct WalConfig {
 pub struct Appended {
     pub first: u64,
     pub count: u64,
+    /// Whether the records were sealed (the `Encrypted` of a put's answer).
+    pub encrypted: bool,
 }
 
 /// How far the log is durable: records below `next_seq` can be read.
@@ -90,30 +130,6 @@ pub struct Recovery {
     pub id: uuid::Uuid,
 }
 
-/// Reads the log's identity, creating it (durably) on first open.
-fn log_id(dir: &std::path::Path) -> Result<uuid::Uuid, WalError> {
-    let path = dir.join("id");
-    match fs::read_to_string(&path) {
-        Ok(text) => {
-            if let Ok(id) = uuid::Uuid::parse_str(text.trim()) {
-                return Ok(id);
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e.into()),
-    }
-    let id = uuid::Uuid::new_v4();
-    let tmp = dir.join("id.tmp");
-    {
-        let mut f = fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, id.to_string().as_bytes())?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, &path)?;
-    segment::sync_dir(dir)?;
-    Ok(id)
-}
-
 /// Sizes and positions, for metrics and `/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalStats {
@@ -121,6 +137,17 @@ pub struct WalStats {
     pub segments: usize,
     pub next_seq: u64,
     pub delivered: u64,
+    /// Whether appends are sealed now.
+    pub encrypted: bool,
+    /// Segments on disk that are sealed (the rest are plaintext).
+    pub encrypted_segments: usize,
+}
+
+/// A segment's size in bytes and whether it is sealed.
+#[derive(Debug, Clone, Copy, Default)]
+struct SegmentInfo {
+    bytes: u64,
+    sealed: bool,
 }
 
 /// State shared by the writer thread, the reader and checkpointing.
@@ -133,8 +160,11 @@ struct Shared {
     /// toward `max_bytes`, so the volume holds the log and its copies together.
     beside_bytes: Arc<AtomicU64>,
     delivered: AtomicU64,
-    /// Segment first sequence number → size in bytes.
-    segments: Mutex<BTreeMap<u64, u64>>,
+    /// Segment first sequence number → size and format.
+    segments: Mutex<BTreeMap<u64, SegmentInfo>>,
+    /// Every key segments may be sealed with, and the one appends are sealed with now.
+    keyring: Arc<Keyring>,
+    current: CurrentKey,
     failed: AtomicBool,
     /// Set when an append was refused for space, cleared when delivery frees some.
     throttling: AtomicBool,
@@ -162,72 +192,6 @@ pub struct Wal {
     watermark: watch::Receiver<Watermark>,
 }
 
-/// The segment being appended to, as recovery left it.
-struct ActiveSegment {
-    first: u64,
-    valid_len: u64,
-    next_seq: u64,
-    /// Bytes of torn tail cut off.
-    truncated: u64,
-}
-
-/// Deletes segments wholly below the checkpoint (a crash may have come between the checkpoint
-/// and their deletion); returns the first sequence numbers of those that remain.
-fn drop_delivered_segments(dir: &std::path::Path, delivered: u64) -> Result<Vec<u64>, WalError> {
-    let mut firsts = segment::list(dir)?;
-    let mut removed = false;
-    while firsts.len() > 1 && firsts[1] <= delivered {
-        fs::remove_file(segment::path(dir, firsts[0]))?;
-        firsts.remove(0);
-        removed = true;
-    }
-    if removed {
-        segment::sync_dir(dir)?;
-    }
-    Ok(firsts)
-}
-
-/// Scans the last segment and truncates a torn tail, or creates the first segment of a fresh
-/// log where the checkpoint says (0, or later if segments were lost).
-fn recover_active(
-    dir: &std::path::Path,
-    last: Option<u64>,
-    delivered: u64,
-    segments: &mut BTreeMap<u64, u64>,
-) -> Result<ActiveSegment, WalError> {
-    let Some(first) = last else {
-        segment::open_append(&segment::path(dir, delivered))?.sync_all()?;
-        segment::sync_dir(dir)?;
-        segments.insert(delivered, 0);
-        return Ok(ActiveSegment {
-            first: delivered,
-            valid_len: 0,
-            next_seq: delivered,
-            truncated: 0,
-        });
-    };
-    let path = segment::path(dir, first);
-    let mut file = OpenOptions::new().read(true).write(true).open(&path)?;
-    let scan = segment::scan(&mut file)?;
-    let truncated = scan.file_len - scan.valid_len;
-    if truncated > 0 {
-        tracing::warn!(
-            segment = %path.display(),
-            bytes = truncated,
-            "truncating a torn tail of the write-ahead log"
-        );
-        file.set_len(scan.valid_len)?;
-        file.sync_all()?;
-        segments.insert(first, scan.valid_len);
-    }
-    Ok(ActiveSegment {
-        first,
-        valid_len: scan.valid_len,
-        next_seq: first + scan.records,
-        truncated,
-    })
-}
-
 impl Wal {
     /// Opens (or creates) the log, truncates a torn tail and drops segments already delivered.
     pub fn open(config: WalConfig) -> Result<(Self, Recovery), WalError> {
@@ -243,18 +207,21 @@ impl Wal {
         let dir = config.dir.clone();
         let dir_lock = lock::acquire(&dir)?;
         let delivered = checkpoint::read(&dir)?;
-        let id = log_id(&dir)?;
-        let firsts = drop_delivered_segments(&dir, delivered)?;
-        let mut segments = BTreeMap::new();
-        for &first in &firsts {
-            let len = fs::metadata(segment::path(&dir, first))?.len();
-            segments.insert(first, len);
-        }
-        let active = recover_active(&dir, firsts.last().copied(), delivered, &mut segments)?;
+        let id = recover::log_id(&dir)?;
+        let (keyring, current) = keyring(&config)?;
+        let firsts = recover::drop_delivered_segments(&dir, delivered)?;
+        let mut segments = recover::finished_segments(&dir, &firsts, &keyring)?;
+        let active = recover::recover_active(
+            &dir,
+            firsts.last().copied(),
+            delivered,
+            &keyring,
+            &mut segments,
+        )?;
         let next_seq = active.next_seq;
         // A checkpoint can never be ahead of what exists.
         let delivered = delivered.min(next_seq);
-        let disk_bytes = segments.values().sum();
+        let disk_bytes = segments.values().map(|s| s.bytes).sum();
         let segment_count = segments.len();
         let shared = Arc::new(Shared {
             dir: dir.clone(),
@@ -263,6 +230,8 @@ impl Wal {
             beside_bytes: Arc::new(AtomicU64::new(0)),
             delivered: AtomicU64::new(delivered),
             segments: Mutex::new(segments),
+            keyring,
+            current,
             failed: AtomicBool::new(false),
             throttling: AtomicBool::new(false),
             checkpoint_lock: Mutex::new(()),
@@ -281,11 +250,14 @@ impl Wal {
             rx,
             watermark: wm_tx,
             file,
+            format: writer::Format::recovered(active.format),
+            out: Vec::new(),
             state: watermark,
             // Space is freed a whole segment at a time, so segments must be small next to the bound
             // or a full log could never free any.
             segment_bytes: config.segment_bytes.min(config.max_bytes / 8).max(1),
             durability: config.durability,
+            out_of_space: false,
         })?;
         Ok((
             Self {
@@ -311,6 +283,7 @@ impl Wal {
             return Ok(Appended {
                 first: self.watermark.borrow().next_seq,
                 count: 0,
+                encrypted: self.is_encrypted(),
             });
         }
         if frames.len() as u64 > self.shared.max_bytes {
@@ -361,6 +334,7 @@ impl Wal {
             self.shared.delivered.load(Ordering::Acquire),
             self.watermark.clone(),
             self.segment_after_fn(),
+            self.shared.keyring.clone(),
         )
     }
 
@@ -402,7 +376,7 @@ impl Wal {
             let keys: Vec<u64> = segments.keys().copied().collect();
             keys.windows(2)
                 .filter(|w| w[1] <= delivered)
-                .map(|w| (w[0], segments[&w[0]]))
+                .map(|w| (w[0], segments[&w[0]].bytes))
                 .collect()
         };
         if doomed.is_empty() {
@@ -427,12 +401,54 @@ impl Wal {
 
     /// Current sizes and positions.
     pub fn stats(&self) -> WalStats {
+        let (segments, encrypted_segments) = self
+            .shared
+            .segments
+            .lock()
+            .map(|s| (s.len(), s.values().filter(|i| i.sealed).count()))
+            .unwrap_or((0, 0));
         WalStats {
             disk_bytes: self.shared.disk_bytes.load(Ordering::Acquire),
-            segments: self.shared.segments.lock().map(|s| s.len()).unwrap_or(0),
+            segments,
             next_seq: self.watermark.borrow().next_seq,
             delivered: self.shared.delivered.load(Ordering::Acquire),
+            encrypted: self.is_encrypted(),
+            encrypted_segments,
         }
+    }
+
+    /// Seals appends with `key` from the next append on (`None`: plaintext again). The
+    /// segment being written keeps its format: the next append starts a new segment. The key
+    /// joins the keyring, so segments sealed with it stay readable after a later switch.
+    /// Callable from any task, on any handle of the log.
+    pub fn set_encryption(&self, key: Option<SegmentKey>) -> Result<(), WalError> {
+        if self.shared.failed.load(Ordering::Acquire) {
+            return Err(WalError::Failed);
+        }
+        if self.tx.is_closed() {
+            return Err(WalError::Closed);
+        }
+        let key = key.map(|k| self.shared.keyring.insert(k)).transpose()?;
+        let id = key.as_ref().map(|k| k.id().to_owned());
+        self.shared.current.set(key);
+        tracing::info!(key = ?id, "write-ahead log encryption switched");
+        Ok(())
+    }
+
+    /// Whether appends are sealed now (the `Encrypted` of the put answers).
+    pub fn is_encrypted(&self) -> bool {
+        self.shared.current.is_on()
+    }
+
+    /// The id of the key appends are sealed with now.
+    pub fn encryption_key_id(&self) -> Option<String> {
+        self.shared.current.get().map(|k| k.id().to_owned())
+    }
+
+    /// The key the files kept beside the log (partition spools) seal with: it follows
+    /// [`Wal::set_encryption`].
+    pub fn current_key(&self) -> CurrentKey {
+        self.shared.current.clone()
     }
 
     #[cfg(test)]
@@ -441,5 +457,21 @@ impl Wal {
     }
 }
 
+/// The keyring of a log being opened, and the key appends start with.
+fn keyring(config: &WalConfig) -> Result<(Arc<Keyring>, CurrentKey), WalError> {
+    let keyring = Keyring::default();
+    for key in &config.keyring {
+        keyring.insert(key.clone())?;
+    }
+    let current = config
+        .encryption
+        .clone()
+        .map(|k| keyring.insert(k))
+        .transpose()?;
+    Ok((Arc::new(keyring), CurrentKey::new(current)))
+}
+
 #[cfg(test)]
 mod model_test;
+#[cfg(test)]
+mod seal_test;

@@ -4,8 +4,10 @@
 //! S3 example's Secrets and stream delivering to a moto S3 server in the cluster's network,
 //! producers (aws-sdk-firehose and boto3) sending to `status.endpoint` through CoreDNS and the
 //! Service, every acknowledged record in the bucket, pods rolled, scaled by hand and by a
-//! HorizontalPodAutoscaler on their CPU (metrics-server), and `kubectl delete` draining through
-//! the finalizer.
+//! HorizontalPodAutoscaler on their CPU (metrics-server), no secret value anywhere an operator
+//! can read, and `kubectl delete` draining through the finalizer.
+
+mod journey_support;
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -29,7 +31,10 @@ const STREAM: &str = "clickstream";
 const BUCKET: &str = "clickstream-raw";
 /// The producers' SigV4 key pair (the `clickstream-producers` Secret).
 const ACCESS_KEY: &str = "AKIDPRODUCER";
-const SECRET_KEY: &str = "producer-secret";
+const SECRET_KEY: &str = "producer-secret-x7Pq2vN";
+/// The stream's S3 keys (the `s3-writer` Secret): moto takes any.
+const S3_KEY_ID: &str = "AKIDS3WRITER4JRNY";
+const S3_SECRET: &str = "s3-writer-secret-Kd81mZ";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_users_journey_on_a_real_node() {
@@ -63,6 +68,13 @@ async fn the_users_journey_on_a_real_node() {
     let keys = every_acknowledged_record_is_in_the_bucket(&moto, &acked).await;
     object_names_carry_each_version(&keys, &[first_version, second_version]);
     the_status_shows_the_backlog_drained(&client).await;
+    journey_support::no_secret_value_appears(
+        &node,
+        &client,
+        &[STREAM_NS, RELEASE_NS],
+        &[SECRET_KEY, S3_KEY_ID, S3_SECRET],
+    )
+    .await;
     scaled_to_zero_the_status_has_no_delivery_health(&node, &client).await;
     deletion_drains_through_the_finalizer(&node, &client).await;
 }
@@ -101,8 +113,8 @@ async fn a_stream_becomes_active_on_real_pods(
         STREAM_NS,
         "s3-writer",
         &[
-            "--from-literal=accessKeyId=test".to_owned(),
-            "--from-literal=secretAccessKey=test".to_owned(),
+            format!("--from-literal=accessKeyId={S3_KEY_ID}"),
+            format!("--from-literal=secretAccessKey={S3_SECRET}"),
         ],
     );
     cluster::secret(

@@ -16,11 +16,23 @@ use crate::operator_env::eventually;
 /// `helm install` of `charts/hydrant` with its default values into `namespace`, waiting for
 /// its pods (`--wait`); returns the names of the operator pods, which must be two and Ready.
 pub async fn helm_install(node: &Node, client: &kube::Client, namespace: &str) -> Vec<String> {
+    helm_install_with(node, client, namespace, &[]).await
+}
+
+/// [`helm_install`] with values set (`--set` each of `sets`).
+pub async fn helm_install_with(
+    node: &Node,
+    client: &kube::Client,
+    namespace: &str,
+    sets: &[&str],
+) -> Vec<String> {
     let chart = crate::workspace_root().join("charts/hydrant");
-    let out = node
-        .in_netns(&node.tool("helm"))
-        .args(["install", "hydrant"])
-        .arg(&chart)
+    let mut helm = node.in_netns(&node.tool("helm"));
+    helm.args(["install", "hydrant"]).arg(&chart);
+    for set in sets {
+        helm.args(["--set", set]);
+    }
+    let out = helm
         .args(["--namespace", namespace, "--create-namespace", "--wait"])
         .args(["--timeout", "180s", "--kubeconfig"])
         .arg(&node.kubeconfig)
@@ -39,7 +51,9 @@ pub async fn helm_install(node: &Node, client: &kube::Client, namespace: &str) -
         Duration::from_secs(120),
         || async {
             let list = pods
-                .list(&ListParams::default().labels("app.kubernetes.io/instance=hydrant"))
+                .list(&ListParams::default().labels(
+                    "app.kubernetes.io/instance=hydrant,app.kubernetes.io/component=operator",
+                ))
                 .await
                 .ok()?;
             let ready: Vec<String> = list

@@ -436,7 +436,7 @@ impl Drop for Proc {
 
 /// Runs `tests/k8s-tools/build.sh` once per test process (or takes `HYDRANT_K8S_TOOLS`)
 /// and returns the bin directory. Blocking: the first build takes minutes.
-pub(crate) fn tools_dir() -> PathBuf {
+pub fn tools_dir() -> PathBuf {
     static TOOLS: OnceLock<PathBuf> = OnceLock::new();
     TOOLS
         .get_or_init(|| {

@@ -9,6 +9,10 @@ use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
 
 use crate::{bin_path, free_port};
 
+/// The access key id of [`Hydrant::start_signed`]'s producers, and its secret.
+pub const SIGNED_KEY_ID: &str = "AKIDPRODUCER1";
+pub const SIGNED_SECRET: &str = "s3cr3t/key+value";
+
 /// A running `hydrant run` process.
 pub struct Hydrant {
     child: Option<Child>,
@@ -43,6 +47,23 @@ impl Hydrant {
         h.spawn();
         h.wait_ready().await;
         h
+    }
+
+    /// Starts a local-directory stream named `signed` whose producers must sign with the key
+    /// [`SIGNED_KEY_ID`] / [`SIGNED_SECRET`] (a Secret under `work/secrets/producers`).
+    pub async fn start_signed(work: &Path, env: &[(&str, &str)]) -> Self {
+        let secrets = work.join("secrets/producers");
+        std::fs::create_dir_all(&secrets).expect("secrets");
+        std::fs::write(secrets.join(SIGNED_KEY_ID), format!("{SIGNED_SECRET}\n")).expect("key");
+        let manifest = local_manifest(
+            "signed",
+            "",
+            "  ingest:\n    auth:\n      sigV4:\n        credentialsSecret: producers\n",
+        );
+        let secrets_dir = work.join("secrets");
+        let mut env = env.to_vec();
+        env.push(("HYDRANT_SECRETS_DIR", secrets_dir.to_str().expect("utf8")));
+        Self::start(work, &manifest, &env).await
     }
 
     fn spawn(&mut self) {
@@ -130,22 +151,8 @@ impl Hydrant {
 
     /// SIGTERM, then waits (at most `timeout`) for the exit status.
     pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("hydrant did not exit after SIGTERM:\n{}", self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let child = self.child.take().expect("running");
+        crate::process::terminate(child, timeout, "hydrant", || self.log()).await
     }
 
     pub async fn status(&self) -> serde_json::Value {
@@ -209,6 +216,18 @@ pub fn firehose_client(endpoint: &str, access_key: &str, secret: &str) -> aws_sd
         .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
         .build();
     aws_sdk_firehose::Client::from_conf(config)
+}
+
+/// Like [`firehose_client`], without the SDK's retries: a producer that outlives restarts
+/// retries every few milliseconds itself (the SDK's backoff, seconds, would stall it).
+pub fn firehose_client_without_retries(endpoint: &str) -> aws_sdk_firehose::Client {
+    let base = firehose_client(endpoint, "AKID", "secret");
+    aws_sdk_firehose::Client::from_conf(
+        base.config()
+            .to_builder()
+            .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
+            .build(),
+    )
 }
 
 /// Like [`firehose_client`], over HTTPS trusting only the CA in `ca_pem`.

@@ -34,8 +34,11 @@ pub mod objects;
 pub mod opensearch;
 pub mod operator_env;
 pub mod postgres;
+mod process;
 pub mod processing;
 pub mod proxy;
+pub mod resources;
+pub mod serve;
 pub mod sinks;
 pub mod splunk;
 pub mod tls;
@@ -46,8 +49,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 pub use hydrant::{
-    Hydrant, firehose_client, firehose_client_trusting, local_manifest, metric_value,
-    stream_manifest,
+    Hydrant, SIGNED_KEY_ID, SIGNED_SECRET, firehose_client, firehose_client_trusting,
+    firehose_client_without_retries, local_manifest, metric_value, stream_manifest,
 };
 
 /// A free loopback port.

@@ -61,12 +61,25 @@ pub async fn put_records(ingest_url: &str, stream: &str, records: &[Vec<u8>]) {
     }
 }
 
-async fn put_batch<R: AsRef<[u8]>>(
+/// One PutRecordBatch of `records` to `stream`, answered as it comes.
+pub async fn put_batch<R: AsRef<[u8]>>(
     client: &reqwest::Client,
     ingest_url: &str,
     stream: &str,
     records: &[R],
 ) -> reqwest::Response {
+    try_put_batch(client, ingest_url, stream, records)
+        .await
+        .expect("put")
+}
+
+/// Like [`put_batch`], returning a connection failure instead of panicking.
+pub async fn try_put_batch<R: AsRef<[u8]>>(
+    client: &reqwest::Client,
+    ingest_url: &str,
+    stream: &str,
+    records: &[R],
+) -> reqwest::Result<reqwest::Response> {
     let body: Vec<_> = records
         .iter()
         .map(|r| json!({"Data": STANDARD.encode(r.as_ref())}))
@@ -78,7 +91,6 @@ async fn put_batch<R: AsRef<[u8]>>(
         .body(json!({"DeliveryStreamName": stream, "Records": body}).to_string())
         .send()
         .await
-        .expect("put")
 }
 
 /// Puts `records`, re-sending what the stream refuses (a full log answers 503 or fails

@@ -1,6 +1,8 @@
 //! PostgreSQL (or any PostgreSQL-wire database with `COPY ... FROM STDIN`): each batch is one
 //! transaction holding one COPY. A row the database refuses (a data error) is isolated by
 //! bisection under savepoints, so only that row goes to the error output and the rest commit.
+//! The transaction also records the batch as delivered ([`delivered`]), so a batch replayed
+//! after a crash loads nothing twice.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,14 +14,17 @@ use tokio::sync::Mutex;
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
+mod delivered;
 mod rows;
 
+use super::object_identity::{Lane, ObjectIdentity};
 use super::pg_connect::PgTarget;
 use super::{DeliveryError, Destination, Outcome, RecordOutcome};
 use crate::record::{Batch, Failure};
 use crate::support::error_text::describe;
 use crate::support::secrets;
 use crds::RecordFormat;
+use delivered::DeliveredBatches;
 use rows::{csv_row, json_row};
 
 pub struct PostgresqlDestination {
@@ -29,10 +34,16 @@ pub struct PostgresqlDestination {
     format: RecordFormat,
     /// Idle connections; a delivery takes one or opens one.
     idle: Mutex<Vec<Client>>,
+    delivered: DeliveredBatches,
+    log_id: uuid::Uuid,
 }
 
 impl PostgresqlDestination {
-    pub fn build(spec: &crds::PostgresqlDestination, secrets_dir: &Path) -> anyhow::Result<Self> {
+    pub fn build(
+        spec: &crds::PostgresqlDestination,
+        secrets_dir: &Path,
+        log_id: uuid::Uuid,
+    ) -> anyhow::Result<Self> {
         let secret = &spec.connection_secret;
         let config = match secrets::read_optional(secrets_dir, secret, "uri")? {
             Some(uri) => uri.parse::<tokio_postgres::Config>()?,
@@ -60,6 +71,8 @@ impl PostgresqlDestination {
             columns: spec.columns.clone(),
             format: spec.format,
             idle: Mutex::new(Vec::new()),
+            delivered: DeliveredBatches::beside(&spec.table),
+            log_id,
         })
     }
 
@@ -103,11 +116,23 @@ impl PostgresqlDestination {
             Ok(c) => c,
             Err(f) => return Outcome::RetryAll(f),
         };
-        match self
-            .transaction(&mut client, &data, &rows, &mut outcomes)
-            .await
-        {
+        let claim = match self.delivered.ensure(&client).await {
+            Ok(true) => Some(
+                ObjectIdentity::of_batch(self.log_id, Lane::Delivery, batch)
+                    .uuid()
+                    .to_string(),
+            ),
+            Ok(false) => None,
+            Err(e) => return Outcome::RetryAll(failure(&e)),
+        };
+        let load = Load {
+            data: &data,
+            rows: &rows,
+            claim: claim.as_deref(),
+        };
+        match self.transaction(&mut client, &load, &mut outcomes).await {
             Ok(()) => {
+                self.delivered.prune(&client).await;
                 self.idle.lock().await.push(client);
                 if outcomes.iter().all(|o| *o == RecordOutcome::Delivered) {
                     Outcome::Delivered
@@ -124,19 +149,37 @@ impl PostgresqlDestination {
     async fn transaction(
         &self,
         client: &mut Client,
-        data: &Bytes,
-        rows: &[(usize, std::ops::Range<usize>)],
+        load: &Load<'_>,
         outcomes: &mut [RecordOutcome],
     ) -> Result<(), tokio_postgres::Error> {
         let tx = client.transaction().await?;
-        match self.copy(&tx, data, rows).await {
+        if !self.claim(&tx, load).await? {
+            return tx.commit().await;
+        }
+        match self.copy(&tx, load.data, load.rows).await {
             Ok(()) => tx.commit().await,
             Err(e) if is_data_error(&e) => {
                 tx.rollback().await?;
-                self.bisect(client, data, rows, outcomes).await
+                self.bisect(client, load, outcomes).await
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Records the batch as delivered in `tx`; false when it was loaded before (a replay).
+    async fn claim(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        load: &Load<'_>,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let Some(batch) = load.claim else {
+            return Ok(true);
+        };
+        let first = self.delivered.claim(tx, batch).await?;
+        if !first {
+            tracing::info!(batch, "batch loaded before a restart: not loaded again");
+        }
+        Ok(first)
     }
 
     /// Isolates the refused rows: each part under a savepoint; a failing part is split in two
@@ -144,11 +187,14 @@ impl PostgresqlDestination {
     async fn bisect(
         &self,
         client: &mut Client,
-        data: &Bytes,
-        rows: &[(usize, std::ops::Range<usize>)],
+        load: &Load<'_>,
         outcomes: &mut [RecordOutcome],
     ) -> Result<(), tokio_postgres::Error> {
+        let (data, rows) = (load.data, load.rows);
         let tx = client.transaction().await?;
+        if !self.claim(&tx, load).await? {
+            return tx.commit().await;
+        }
         let (a, b) = rows.split_at(rows.len() / 2);
         let mut stack = vec![b, a];
         let mut savepoint = 0u32;
@@ -207,6 +253,13 @@ impl PostgresqlDestination {
 }
 
 /// `COPY <table> (<columns>) FROM STDIN WITH (FORMAT csv)`, identifiers quoted.
+/// One batch's load: the CSV rows and, when loads are exactly once, the batch's identity.
+struct Load<'a> {
+    data: &'a Bytes,
+    rows: &'a [(usize, std::ops::Range<usize>)],
+    claim: Option<&'a str>,
+}
+
 pub fn copy_sql(table: &str, columns: &[String]) -> String {
     let table = table
         .split('.')
