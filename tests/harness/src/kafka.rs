@@ -132,7 +132,10 @@ fn kafka_dir() -> PathBuf {
     )
 }
 
-/// A cluster id for `StorageTool format`: 16 bytes, URL-safe base64 without padding.
+/// A cluster id for `StorageTool format`: 16 bytes, URL-safe base64 without padding. Its first
+/// character must not be `-`, or the tool's argument parser reads the id as an option and the
+/// format fails with its usage text and exit 1 (checked): 1 start in 64 did, the clock's low
+/// bits being first.
 fn cluster_id(port: u16) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -142,6 +145,8 @@ fn cluster_id(port: u16) -> String {
     bytes[..12].copy_from_slice(&nanos.to_le_bytes()[..12]);
     bytes[12..14].copy_from_slice(&port.to_le_bytes());
     bytes[14..16].copy_from_slice(&(std::process::id() as u16).to_le_bytes());
+    // The first character encodes the top six bits of byte 0: below 32 it is one of A-Z, a-f.
+    bytes[0] &= 0x7f;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
