@@ -413,11 +413,31 @@ pub(crate) fn json_response(
     }
     // The SDKs correct their clock skew from the Date header: it tells the time signatures are
     // checked against (hyper's own would ignore the clock seam).
-    let date = crate::support::clock::time_of(crate::support::clock::now_ms())
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    if let Ok(date) = HeaderValue::from_str(&date) {
+    if let Some(date) = date_header() {
         headers.insert(http::header::DATE, date);
     }
     response
+}
+
+/// The `Date` header for now, formatted once a second per thread (as hyper does for its own)
+/// rather than for every response.
+fn date_header() -> Option<HeaderValue> {
+    thread_local! {
+        static DATE: std::cell::RefCell<Option<(u64, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let second = crate::support::clock::now_ms() / 1000;
+    DATE.with_borrow_mut(|cached| {
+        if let Some((at, value)) = cached.as_ref()
+            && *at == second
+        {
+            return Some(value.clone());
+        }
+        let text = crate::support::clock::time_of(second * 1000)
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let value = HeaderValue::from_str(&text).ok()?;
+        *cached = Some((second, value.clone()));
+        Some(value)
+    })
 }
