@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingest + delivery benchmark: hydrant and loadgen on this machine, results verified.
 #   bash bench/run.sh [duration-seconds] [extra loadgen flags...]
-# Env: COMPRESSION=GZIP to deliver gzip; DURABILITY=none; TLS=1 to serve the ingest port over
+# Env: COMPRESSION=GZIP to deliver gzip (COMPRESSION_LEVEL=1..9 sets its level); DURABILITY=none; TLS=1 to serve the ingest port over
 # TLS (a throwaway CA made with openssl); ENCRYPTION=1 to encrypt the log at rest with a
 # generated key (spec.encryption AWS_OWNED_CMK); BENCH_DIR to choose the work directory.
 set -euo pipefail
@@ -13,6 +13,9 @@ BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
 WORK="${BENCH_DIR:-$(mktemp -d /work/hydrant-bench.XXXXXX)}"
 mkdir -p "$WORK"
 sed -e "s/compressionFormat: UNCOMPRESSED/compressionFormat: ${COMPRESSION:-UNCOMPRESSED}/" -e "s/durability: fsync/durability: ${DURABILITY:-fsync}/"  bench/stream.yaml > "$WORK/stream.yaml"
+if [ -n "${COMPRESSION_LEVEL:-}" ]; then
+    sed -i "s/^\( *\)compressionFormat: .*/&\n\1compressionLevel: ${COMPRESSION_LEVEL}/" "$WORK/stream.yaml"
+fi
 
 if [ "${ENCRYPTION:-0}" = 1 ]; then
     sed -i 's/^spec:$/spec:\n  encryption: {keyType: AWS_OWNED_CMK}/' "$WORK/stream.yaml"

@@ -279,6 +279,11 @@ pub struct ObjectDelivery {
     /// Compression of delivered objects.
     #[serde(default)]
     pub compression_format: CompressionFormat,
+    /// Deflate level of `GZIP` and `ZIP` objects: 1 (fastest) to 9 (smallest); unset, zlib's
+    /// default 6. Not allowed with other formats. A Hydrant field: Firehose has no such setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 9))]
+    pub compression_level: Option<u8>,
     /// Replaces the default file extension (`.gz`, `.zip`, `.snappy`); empty keeps the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128), regex(pattern = r"^$|\.[0-9a-z!\-_.*'()]+$"))]

@@ -23,6 +23,7 @@ pub(super) fn validate_delivery(
     let prefix = validate_prefixes(base, d, fail);
     validate_partitioning(base, d, prefix.as_ref(), fail);
     validate_conversion(base, d, fail);
+    validate_level(base, d, fail);
     if let Some(ext) = &d.file_extension
         && !valid_extension(ext)
     {
@@ -96,6 +97,29 @@ fn validate_prefixes(
     prefix
 }
 
+/// A compression level: 1-9, and only for the deflate formats.
+fn validate_level(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str, String)) {
+    let Some(level) = d.compression_level else {
+        return;
+    };
+    let at = format!("{base}.compressionLevel");
+    if !(1..=9).contains(&level) {
+        fail(&at, format!("{level} is outside 1-9"));
+    }
+    if !matches!(
+        d.compression_format,
+        CompressionFormat::Gzip | CompressionFormat::Zip
+    ) {
+        fail(
+            &at,
+            format!(
+                "applies only to GZIP and ZIP, not {}",
+                d.compression_format.as_firehose()
+            ),
+        );
+    }
+}
+
 /// Parquet conversion, when enabled: uncompressed objects (Parquet compresses itself), Firehose's
 /// 64 MiB minimum batch, and a schema of known Hive types with unique (case-insensitive) names.
 fn validate_conversion(base: &str, d: &ObjectDelivery, fail: &mut impl FnMut(&str, String)) {
@@ -165,5 +189,33 @@ mod tests {
         let errors = validate_spec(&s);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].message.contains("error-output-type"));
+    }
+
+    #[test]
+    fn compression_level_is_1_to_9_and_only_for_deflate_formats() {
+        let at = |format: &str, level: u32| {
+            let s = stream(&format!(
+                "    local:\n      compressionFormat: {format}\n      compressionLevel: {level}\n"
+            ));
+            validate_spec(&s)
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        };
+        for level in [1, 6, 9] {
+            assert!(at("GZIP", level).is_empty(), "GZIP {level}");
+            assert!(at("ZIP", level).is_empty(), "ZIP {level}");
+        }
+        for level in [0, 10] {
+            let errors = at("GZIP", level);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains("outside 1-9"), "{errors:?}");
+        }
+        let errors = at("Snappy", 6);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("compressionLevel") && errors[0].contains("not Snappy"),
+            "{errors:?}"
+        );
     }
 }

@@ -61,7 +61,7 @@ pub struct ObjectWriter {
     log_id: uuid::Uuid,
     /// Which objects [`ObjectWriter::write`] writes: delivered ones or backups.
     lane: Lane,
-    format: CompressionFormat,
+    compression: encode::Compression,
     /// S3 stores take Content-Type/Content-Encoding; the local directory cannot.
     attributes: Option<Attributes>,
     /// Local directory root, whose files are fsync'd after writing.
@@ -88,7 +88,7 @@ impl ObjectWriter {
                     namer: namer(&local.delivery, naming)?,
                     log_id: naming.log_id,
                     lane: Lane::Delivery,
-                    format: local.delivery.compression_format,
+                    compression: encode::Compression::of(&local.delivery),
                     attributes: None,
                     local_root: Some(root),
                 })
@@ -104,7 +104,7 @@ impl ObjectWriter {
         naming: Naming<'_>,
         secrets_dir: &std::path::Path,
     ) -> Result<Self, BuildError> {
-        let format = s3.delivery.compression_format;
+        let compression = encode::Compression::of(&s3.delivery);
         // object_store's own retries are kept short: the batcher retries with backoff and
         // reports each failure in /status and the metrics.
         let retry = RetryConfig {
@@ -133,7 +133,7 @@ impl ObjectWriter {
         }
         let mut attributes = Attributes::new();
         attributes.insert(Attribute::ContentType, "application/octet-stream".into());
-        if let Some(enc) = encode::content_encoding(format) {
+        if let Some(enc) = encode::content_encoding(compression.format) {
             attributes.insert(Attribute::ContentEncoding, enc.into());
         }
         Ok(Self {
@@ -141,7 +141,7 @@ impl ObjectWriter {
             namer: namer(&s3.delivery, naming)?,
             log_id: naming.log_id,
             lane: Lane::Delivery,
-            format,
+            compression,
             attributes: Some(attributes),
             local_root: None,
         })
@@ -187,14 +187,14 @@ impl ObjectWriter {
     async fn encode(&self, key: &str, data: bytes::Bytes) -> Result<bytes::Bytes, DeliveryError> {
         let entry = key.rsplit('/').next().unwrap_or(key);
         let entry = entry
-            .strip_suffix(encode::default_extension(self.format))
+            .strip_suffix(encode::default_extension(self.compression.format))
             .unwrap_or(entry)
             .to_owned();
-        let encoded = if self.format == CompressionFormat::Uncompressed {
+        let encoded = if self.compression.format == CompressionFormat::Uncompressed {
             data
         } else {
-            let format = self.format;
-            tokio::task::spawn_blocking(move || encode::encode(format, &data, &entry))
+            let compression = self.compression;
+            tokio::task::spawn_blocking(move || encode::encode(compression, &data, &entry))
                 .await
                 .map_err(|e| DeliveryError::Task(e.to_string()))??
                 .into()

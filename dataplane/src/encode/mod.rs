@@ -4,13 +4,16 @@
 //! Each format's framing is what Firehose writes (per floci, probed against AWS):
 //! - `GZIP`: one gzip member (`Content-Encoding: gzip`, `.gz`).
 //! - `ZIP`: a zip archive holding exactly one deflated entry (`zip`, `.zip`).
+//!
+//! Both deflate formats compress on every core ([`deflate`]) at the spec's `compressionLevel`.
 //! - `Snappy`: xerial snappy-java stream framing, *not* the official Snappy framing
 //!   (`snappy-java`, `.snappy`); see [`snappy`].
 //! - `HADOOP_SNAPPY`: Hadoop `BlockCompressorStream` framing (`hadoop-snappy`, `.snappy`).
 
-use crds::CompressionFormat;
+use crds::{CompressionFormat, ObjectDelivery};
 use thiserror::Error;
 
+mod deflate;
 mod gzip;
 mod snappy;
 mod zip;
@@ -18,27 +21,64 @@ mod zip;
 /// Why an object could not be encoded.
 #[derive(Debug, Error)]
 pub enum EncodeError {
-    #[error("gzip compression failed: {0}")]
-    Gzip(#[source] std::io::Error),
-    #[error("zip compression failed: {0}")]
-    Zip(#[from] ::zip::result::ZipError),
+    #[error("deflate compression failed: {0}")]
+    Deflate(#[source] flate2::CompressError),
+    #[error("a compressed chunk went missing (its worker thread ended early)")]
+    ChunkLost,
+    #[error("a ZIP entry of {0} bytes needs ZIP64, which is not written")]
+    ZipTooLarge(usize),
+    #[error("a ZIP entry name of {0} bytes is longer than the format's 65,535")]
+    ZipName(usize),
     #[error("snappy compression failed: {0}")]
     Snappy(#[from] snap::Error),
     #[error("a compressed block of {0} bytes does not fit the 32-bit length field of the framing")]
     BlockTooLarge(usize),
 }
 
+/// zlib's default level, used when a spec sets none.
+pub const DEFAULT_LEVEL: u8 = 6;
+
+/// How a writer compresses objects: the format and, for `GZIP` and `ZIP`, the deflate level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compression {
+    pub format: CompressionFormat,
+    level: u8,
+}
+
+impl Compression {
+    /// The format at zlib's default level.
+    pub fn of_format(format: CompressionFormat) -> Self {
+        Self {
+            format,
+            level: DEFAULT_LEVEL,
+        }
+    }
+
+    /// The format and level a destination's spec names (a level outside 1-9, which validation
+    /// refuses, is clamped).
+    pub fn of(d: &ObjectDelivery) -> Self {
+        Self {
+            format: d.compression_format,
+            level: d.compression_level.unwrap_or(DEFAULT_LEVEL).clamp(1, 9),
+        }
+    }
+
+    fn deflate_level(self) -> flate2::Compression {
+        flate2::Compression::new(u32::from(self.level))
+    }
+}
+
 /// Compresses one object's bytes. `entry_name` is the name of the single file inside a ZIP
 /// archive; the other formats ignore it.
 pub fn encode(
-    format: CompressionFormat,
+    compression: Compression,
     data: &[u8],
     entry_name: &str,
 ) -> Result<Vec<u8>, EncodeError> {
-    match format {
+    match compression.format {
         CompressionFormat::Uncompressed => Ok(data.to_vec()),
-        CompressionFormat::Gzip => gzip::encode(data),
-        CompressionFormat::Zip => zip::encode(data, entry_name),
+        CompressionFormat::Gzip => gzip::encode(data, compression.deflate_level()),
+        CompressionFormat::Zip => zip::encode(data, entry_name, compression.deflate_level()),
         CompressionFormat::Snappy => snappy::encode_snappy_java(data),
         CompressionFormat::HadoopSnappy => snappy::encode_hadoop(data),
     }
@@ -134,7 +174,7 @@ mod tests {
     fn every_format_round_trips_small_input() {
         let data = b"{\"a\":1}\n{\"a\":2}\n".to_vec();
         for format in ALL {
-            let encoded = encode(format, &data, "part").unwrap();
+            let encoded = encode(Compression::of_format(format), &data, "part").unwrap();
             assert_eq!(decode(format, &encoded), data, "{format:?}");
         }
     }
@@ -142,7 +182,7 @@ mod tests {
     #[test]
     fn every_format_round_trips_empty_input() {
         for format in ALL {
-            let encoded = encode(format, &[], "part").unwrap();
+            let encoded = encode(Compression::of_format(format), &[], "part").unwrap();
             assert_eq!(decode(format, &encoded), Vec::<u8>::new(), "{format:?}");
         }
     }
@@ -152,7 +192,7 @@ mod tests {
         // > 4 hadoop blocks (256 KiB) and > 30 snappy-java blocks (32 KiB), not block-aligned.
         let data = sample(1024 * 1024 + 12_345);
         for format in ALL {
-            let encoded = encode(format, &data, "part").unwrap();
+            let encoded = encode(Compression::of_format(format), &data, "part").unwrap();
             assert_eq!(decode(format, &encoded), data, "{format:?}");
         }
     }
@@ -161,7 +201,7 @@ mod tests {
     fn compressing_formats_shrink_repetitive_input() {
         let data = b"hello firehose ".repeat(10_000);
         for format in ALL.into_iter().skip(1) {
-            let encoded = encode(format, &data, "part").unwrap();
+            let encoded = encode(Compression::of_format(format), &data, "part").unwrap();
             assert!(
                 encoded.len() < data.len() / 10,
                 "{format:?}: {}",
@@ -174,21 +214,31 @@ mod tests {
     fn uncompressed_is_identity() {
         let data = sample(5000);
         assert_eq!(
-            encode(CompressionFormat::Uncompressed, &data, "x").unwrap(),
+            encode(
+                Compression::of_format(CompressionFormat::Uncompressed),
+                &data,
+                "x"
+            )
+            .unwrap(),
             data
         );
     }
 
     #[test]
     fn gzip_has_gzip_magic() {
-        let encoded = encode(CompressionFormat::Gzip, b"abc", "x").unwrap();
+        let encoded = encode(Compression::of_format(CompressionFormat::Gzip), b"abc", "x").unwrap();
         assert_eq!(&encoded[..3], &[0x1f, 0x8b, 0x08]);
     }
 
     #[test]
     fn zip_holds_one_deflated_entry_with_the_given_name() {
         let data = sample(70_000);
-        let encoded = encode(CompressionFormat::Zip, &data, "stream-1-2026-07-13.json").unwrap();
+        let encoded = encode(
+            Compression::of_format(CompressionFormat::Zip),
+            &data,
+            "stream-1-2026-07-13.json",
+        )
+        .unwrap();
         assert_eq!(&encoded[..4], b"PK\x03\x04");
         let mut archive = ::zip::ZipArchive::new(std::io::Cursor::new(encoded)).unwrap();
         assert_eq!(archive.len(), 1);
