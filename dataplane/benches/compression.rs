@@ -80,7 +80,7 @@ fn decode(format: CompressionFormat, bytes: &[u8]) -> Vec<u8> {
 fn main() {
     let mib = env_usize("BENCH_OBJECT_MIB", 5);
     let rounds = env_usize("BENCH_ROUNDS", 20);
-    let data = input(mib << 20);
+    let data = bytes::Bytes::from(input(mib << 20));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "{mib} MiB objects of JSON lines, {rounds} rounds, {cores} cores (available_parallelism)\n"

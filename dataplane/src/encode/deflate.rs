@@ -4,12 +4,13 @@
 //! that any inflater reads; each chunk is primed with the 32 KiB of input before it, so the
 //! ratio stays close to one serial stream's.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
+use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress, Status};
 
 use super::EncodeError;
+use super::workers;
 
 /// Input bytes per chunk: small enough that a 5 MiB object keeps several cores busy, large
 /// enough that what each chunk costs (a compressor, its dictionary, the flush marker) is noise.
@@ -19,55 +20,42 @@ const WINDOW_BYTES: usize = 32 << 10;
 
 type ChunkResult = Result<(Vec<u8>, crc32fast::Hasher), EncodeError>;
 
-/// Appends `data` as one raw deflate stream to `out` and returns the CRC-32 of `data`.
+/// Appends `data` as one raw deflate stream to `out` and returns the CRC-32 of `data`. The
+/// chunks are compressed by the shared [`workers`]; this thread waits for them.
 pub(super) fn deflate_into(
     out: &mut Vec<u8>,
-    data: &[u8],
+    data: &Bytes,
     level: Compression,
 ) -> Result<u32, EncodeError> {
     // An empty input is still one (final, empty) chunk.
-    let chunks: Vec<&[u8]> = if data.is_empty() {
-        vec![data]
-    } else {
-        data.chunks(CHUNK_BYTES).collect()
-    };
-    let results: Vec<OnceLock<ChunkResult>> = chunks.iter().map(|_| OnceLock::new()).collect();
-    let next = AtomicUsize::new(0);
-    let work = || {
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(chunk) = chunks.get(i) else {
-                break;
-            };
+    let count = data.len().div_ceil(CHUNK_BYTES).max(1);
+    let (results, received) = mpsc::channel::<(usize, ChunkResult)>();
+    for i in 0..count {
+        let data = data.clone();
+        let results = results.clone();
+        workers::run(Box::new(move || {
             let start = i * CHUNK_BYTES;
+            let chunk = &data[start..(start + CHUNK_BYTES).min(data.len())];
             let dictionary = &data[start.saturating_sub(WINDOW_BYTES)..start];
-            let last = i + 1 == chunks.len();
-            let result = compress_chunk(chunk, dictionary, last, level).map(|bytes| {
+            let result = compress_chunk(chunk, dictionary, i + 1 == count, level).map(|bytes| {
                 let mut crc = crc32fast::Hasher::new();
                 crc.update(chunk);
                 (bytes, crc)
             });
-            // Each index is taken once, so the slot is always empty here.
-            let _ = results[i].set(result);
-        }
-    };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(chunks.len());
-    std::thread::scope(|scope| {
-        let work = &work;
-        for _ in 1..workers {
-            // A thread that cannot be started leaves its share to the others.
-            let _ = std::thread::Builder::new()
-                .name("hydrant-deflate".into())
-                .spawn_scoped(scope, work);
-        }
-        work();
-    });
+            // A caller that is gone has nothing left to tell.
+            let _ = results.send((i, result));
+        }));
+    }
+    // The loop below ends once every job has answered or been dropped unanswered.
+    drop(results);
+    let mut slots: Vec<Option<ChunkResult>> = (0..count).map(|_| None).collect();
+    for (i, result) in received {
+        slots[i] = Some(result);
+    }
 
     let mut crc = crc32fast::Hasher::new();
-    for slot in results {
-        let (bytes, chunk_crc) = slot.into_inner().ok_or(EncodeError::ChunkLost)??;
+    for slot in slots {
+        let (bytes, chunk_crc) = slot.ok_or(EncodeError::ChunkLost)??;
         out.extend_from_slice(&bytes);
         crc.combine(&chunk_crc);
     }
@@ -92,7 +80,7 @@ fn compress_chunk(
     } else {
         FlushCompress::Sync
     };
-    let mut out = Vec::with_capacity(chunk.len() / 2 + 1024);
+    let mut out = Vec::with_capacity(chunk.len() / 4 + 1024);
     loop {
         if out.len() == out.capacity() {
             out.reserve(out.capacity().max(4096));
@@ -155,7 +143,7 @@ mod tests {
             CHUNK_BYTES + 1,
             5 * CHUNK_BYTES + 12_345,
         ] {
-            let data = lines(len);
+            let data = Bytes::from(lines(len));
             let mut out = vec![0xAA];
             let crc = deflate_into(&mut out, &data, Compression::new(6)).unwrap();
             assert_eq!(out[0], 0xAA, "appends after what is there");
@@ -166,7 +154,7 @@ mod tests {
 
     #[test]
     fn the_ratio_stays_within_one_percent_of_a_serial_stream() {
-        let data = lines(4 << 20);
+        let data = Bytes::from(lines(4 << 20));
         let mut parallel = Vec::new();
         deflate_into(&mut parallel, &data, Compression::new(6)).unwrap();
         let mut serial = flate2::write::DeflateEncoder::new(Vec::new(), Compression::new(6));
@@ -182,7 +170,7 @@ mod tests {
 
     #[test]
     fn higher_levels_are_not_larger() {
-        let data = lines(1 << 20);
+        let data = Bytes::from(lines(1 << 20));
         let size = |level| {
             let mut out = Vec::new();
             deflate_into(&mut out, &data, Compression::new(level)).unwrap();

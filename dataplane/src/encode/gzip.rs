@@ -1,5 +1,6 @@
 //! `GZIP`: one gzip member (RFC 1952) around a deflate stream compressed on every core.
 
+use bytes::Bytes;
 use flate2::Compression;
 
 use super::EncodeError;
@@ -9,7 +10,7 @@ use super::deflate::deflate_into;
 /// writes for data from a stream.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0xff];
 
-pub(super) fn encode(data: &[u8], level: Compression) -> Result<Vec<u8>, EncodeError> {
+pub(super) fn encode(data: &Bytes, level: Compression) -> Result<Vec<u8>, EncodeError> {
     // Compressed output is usually much smaller than the input; start with a modest buffer.
     let mut out = Vec::with_capacity(data.len() / 4 + 64);
     out.extend_from_slice(&HEADER);

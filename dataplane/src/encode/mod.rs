@@ -10,12 +10,14 @@
 //!   (`snappy-java`, `.snappy`); see [`snappy`].
 //! - `HADOOP_SNAPPY`: Hadoop `BlockCompressorStream` framing (`hadoop-snappy`, `.snappy`).
 
+use bytes::Bytes;
 use crds::{CompressionFormat, ObjectDelivery};
 use thiserror::Error;
 
 mod deflate;
 mod gzip;
 mod snappy;
+mod workers;
 mod zip;
 
 /// Why an object could not be encoded.
@@ -72,7 +74,7 @@ impl Compression {
 /// archive; the other formats ignore it.
 pub fn encode(
     compression: Compression,
-    data: &[u8],
+    data: &Bytes,
     entry_name: &str,
 ) -> Result<Vec<u8>, EncodeError> {
     match compression.format {
@@ -172,7 +174,7 @@ mod tests {
 
     #[test]
     fn every_format_round_trips_small_input() {
-        let data = b"{\"a\":1}\n{\"a\":2}\n".to_vec();
+        let data = Bytes::from_static(b"{\"a\":1}\n{\"a\":2}\n");
         for format in ALL {
             let encoded = encode(Compression::of_format(format), &data, "part").unwrap();
             assert_eq!(decode(format, &encoded), data, "{format:?}");
@@ -182,7 +184,7 @@ mod tests {
     #[test]
     fn every_format_round_trips_empty_input() {
         for format in ALL {
-            let encoded = encode(Compression::of_format(format), &[], "part").unwrap();
+            let encoded = encode(Compression::of_format(format), &Bytes::new(), "part").unwrap();
             assert_eq!(decode(format, &encoded), Vec::<u8>::new(), "{format:?}");
         }
     }
@@ -190,7 +192,7 @@ mod tests {
     #[test]
     fn every_format_round_trips_input_spanning_many_blocks() {
         // > 4 hadoop blocks (256 KiB) and > 30 snappy-java blocks (32 KiB), not block-aligned.
-        let data = sample(1024 * 1024 + 12_345);
+        let data = Bytes::from(sample(1024 * 1024 + 12_345));
         for format in ALL {
             let encoded = encode(Compression::of_format(format), &data, "part").unwrap();
             assert_eq!(decode(format, &encoded), data, "{format:?}");
@@ -199,7 +201,7 @@ mod tests {
 
     #[test]
     fn compressing_formats_shrink_repetitive_input() {
-        let data = b"hello firehose ".repeat(10_000);
+        let data = Bytes::from(b"hello firehose ".repeat(10_000));
         for format in ALL.into_iter().skip(1) {
             let encoded = encode(Compression::of_format(format), &data, "part").unwrap();
             assert!(
@@ -212,7 +214,7 @@ mod tests {
 
     #[test]
     fn uncompressed_is_identity() {
-        let data = sample(5000);
+        let data = Bytes::from(sample(5000));
         assert_eq!(
             encode(
                 Compression::of_format(CompressionFormat::Uncompressed),
@@ -226,13 +228,18 @@ mod tests {
 
     #[test]
     fn gzip_has_gzip_magic() {
-        let encoded = encode(Compression::of_format(CompressionFormat::Gzip), b"abc", "x").unwrap();
+        let encoded = encode(
+            Compression::of_format(CompressionFormat::Gzip),
+            &Bytes::from_static(b"abc"),
+            "x",
+        )
+        .unwrap();
         assert_eq!(&encoded[..3], &[0x1f, 0x8b, 0x08]);
     }
 
     #[test]
     fn zip_holds_one_deflated_entry_with_the_given_name() {
-        let data = sample(70_000);
+        let data = Bytes::from(sample(70_000));
         let encoded = encode(
             Compression::of_format(CompressionFormat::Zip),
             &data,

@@ -4,6 +4,7 @@
 //! archive (APPNOTE 6.3: local header, central directory header, end of central directory) are
 //! written here.
 
+use bytes::Bytes;
 use flate2::Compression;
 
 use super::EncodeError;
@@ -27,7 +28,7 @@ const DOS_DATE: u16 = (1 << 5) | 1;
 const UNIX_MODE: u32 = 0o100_644 << 16;
 
 pub(super) fn encode(
-    data: &[u8],
+    data: &Bytes,
     entry_name: &str,
     level: Compression,
 ) -> Result<Vec<u8>, EncodeError> {
