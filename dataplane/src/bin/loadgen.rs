@@ -65,7 +65,7 @@ use anyhow::{Context, Result, bail};
 use bytes::BytesMut;
 use clap::Parser;
 
-use crate::body::BodyBuilder;
+use crate::body::{BodyBuilder, Operation};
 use crate::load::{LoadConfig, LoadSummary};
 use crate::monitor::{RssMonitor, RssStats};
 use crate::record::{MAX_CONNECTIONS, RecordGen};
@@ -99,9 +99,13 @@ struct Args {
     #[arg(long, default_value_t = 1024)]
     record_size: usize,
 
-    /// Records per request.
+    /// Records per request (1 with `--operation put-record`).
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
+
+    /// The Firehose operation to send.
+    #[arg(long, value_enum, default_value_t = Operation::PutRecordBatch)]
+    operation: Operation,
 
     /// Run for this many seconds (ignored when --records is given).
     #[arg(long, default_value_t = 60.0)]
@@ -160,6 +164,9 @@ impl Args {
         if self.batch_size == 0 {
             bail!("--batch-size must be at least 1");
         }
+        if self.operation == Operation::PutRecord && self.batch_size != 1 {
+            bail!("--operation put-record sends one record a request: add --batch-size 1");
+        }
         if self.records.is_none() && !(self.duration.is_finite() && self.duration > 0.0) {
             bail!("--duration must be a positive number of seconds");
         }
@@ -182,6 +189,7 @@ impl Args {
             endpoint: self.endpoint.clone(),
             stream: self.stream.clone(),
             connections: self.connections,
+            operation: self.operation,
             batch_size: self.batch_size,
             duration: Duration::from_secs_f64(self.duration),
             records: self.records,
@@ -245,7 +253,13 @@ async fn run(args: Args) -> Result<ExitCode> {
         args.endpoint,
         args.stream
     );
+    let cpu_before = args.server_pid.and_then(monitor::cpu_seconds);
     let load = load::run(&args.load_config(), client.clone(), generator.clone()).await?;
+    let server_cpu_s = args
+        .server_pid
+        .and_then(monitor::cpu_seconds)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let delivery = match &args.verify_dir {
         Some(_) => Some(deliver_and_verify(&args, &client, &generator, &load).await?),
         None => None,
@@ -255,7 +269,7 @@ async fn run(args: Args) -> Result<ExitCode> {
         None => None,
     };
 
-    let report = build_report(&args, &generator, &load, rss, delivery);
+    let report = build_report(&args, &generator, &load, rss, server_cpu_s, delivery);
     report.print_human();
     if args.json {
         report.print_json();
@@ -336,6 +350,7 @@ fn build_report(
     generator: &RecordGen,
     load: &LoadSummary,
     rss: Option<RssStats>,
+    server_cpu_s: Option<f64>,
     delivery: Option<Delivery>,
 ) -> Report {
     let elapsed = load.elapsed.as_secs_f64();
@@ -348,6 +363,10 @@ fn build_report(
         connections: args.connections,
         record_size: args.record_size,
         batch_size: args.batch_size,
+        operation: args
+            .operation
+            .target()
+            .trim_start_matches("Firehose_20150804."),
         target_rate_mib: args.rate_mib,
         elapsed_s: elapsed,
         acked_records: load.acked_records,
@@ -361,6 +380,7 @@ fn build_report(
         aborted: load.aborted.clone(),
         interrupted: interrupted(),
         server_peak_rss_mib: rss.and_then(|r| r.peak_kib()).map(kib_to_mib),
+        server_cpu_s,
         server_max_sampled_rss_mib: rss.and_then(|r| r.max_rss_kib).map(kib_to_mib),
         delivery,
     }
@@ -375,7 +395,7 @@ fn generate_only(
     duration: Duration,
     records: Option<u64>,
 ) -> Result<()> {
-    let mut builder = BodyBuilder::new(generator.clone(), stream, 0)?;
+    let mut builder = BodyBuilder::new(generator.clone(), stream, 0, Operation::PutRecordBatch)?;
     let mut body = BytesMut::new();
     let mut crcs = Vec::with_capacity(batch_size);
     let mut counters: Vec<u64> = Vec::with_capacity(batch_size);

@@ -1,4 +1,4 @@
-//! Builds PutRecordBatch request bodies straight into a reusable buffer.
+//! Builds PutRecordBatch (or PutRecord) request bodies straight into a reusable buffer.
 //!
 //! Each record is generated into a scratch buffer and base64-encoded (SIMD engine where the CPU
 //! supports it) directly into its slot in the JSON body, so a body costs one pass of record
@@ -30,22 +30,65 @@ fn base64_engine() -> Base64 {
 
 const RECORD_OPEN: &[u8] = b"{\"Data\":\"";
 const RECORD_CLOSE: &[u8] = b"\"}";
-const BODY_CLOSE: &[u8] = b"]}";
+
+/// The Firehose operation the load sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Operation {
+    /// Up to 500 records a request (`Records: [...]`).
+    PutRecordBatch,
+    /// One record a request (`Record: {...}`).
+    PutRecord,
+}
+
+impl Operation {
+    /// The `X-Amz-Target` header value.
+    pub fn target(self) -> &'static str {
+        match self {
+            Self::PutRecordBatch => "Firehose_20150804.PutRecordBatch",
+            Self::PutRecord => "Firehose_20150804.PutRecord",
+        }
+    }
+
+    fn records_member(self) -> &'static str {
+        match self {
+            Self::PutRecordBatch => "\"Records\":[",
+            Self::PutRecord => "\"Record\":",
+        }
+    }
+
+    fn body_close(self) -> &'static [u8] {
+        match self {
+            Self::PutRecordBatch => b"]}",
+            Self::PutRecord => b"}",
+        }
+    }
+}
 
 /// Builds request bodies for one connection.
 pub struct BodyBuilder {
     generator: Arc<RecordGen>,
     connection: u16,
     engine: Base64,
+    operation: Operation,
     prefix: Vec<u8>,
     encoded_len: usize,
     scratch: Vec<u8>,
 }
 
 impl BodyBuilder {
-    pub fn new(generator: Arc<RecordGen>, stream: &str, connection: u16) -> Result<Self> {
+    /// A builder of `operation` bodies; PutRecord bodies hold exactly one record.
+    pub fn new(
+        generator: Arc<RecordGen>,
+        stream: &str,
+        connection: u16,
+        operation: Operation,
+    ) -> Result<Self> {
         let stream_json = serde_json::to_string(stream).context("encoding stream name")?;
-        let prefix = format!("{{\"DeliveryStreamName\":{stream_json},\"Records\":[").into_bytes();
+        let prefix = format!(
+            "{{\"DeliveryStreamName\":{stream_json},{}",
+            operation.records_member()
+        )
+        .into_bytes();
         let record_size = generator.record_size();
         let encoded_len =
             base64::encoded_len(record_size, true).context("record size too large to encode")?;
@@ -53,6 +96,7 @@ impl BodyBuilder {
             generator,
             connection,
             engine: base64_engine(),
+            operation,
             prefix,
             encoded_len,
             scratch: vec![0; record_size],
@@ -62,7 +106,10 @@ impl BodyBuilder {
     /// Body length for `records` records.
     pub fn body_len(&self, records: usize) -> usize {
         let per_record = RECORD_OPEN.len() + self.encoded_len + RECORD_CLOSE.len();
-        self.prefix.len() + records * per_record + records.saturating_sub(1) + BODY_CLOSE.len()
+        self.prefix.len()
+            + records * per_record
+            + records.saturating_sub(1)
+            + self.operation.body_close().len()
     }
 
     /// Writes the body for `counters` into `out` (replacing its contents) and the CRC32C of each
@@ -73,6 +120,11 @@ impl BodyBuilder {
         out: &mut BytesMut,
         crcs: &mut Vec<u32>,
     ) -> Result<()> {
+        anyhow::ensure!(
+            self.operation == Operation::PutRecordBatch || counters.len() == 1,
+            "a PutRecord body holds one record, not {}",
+            counters.len()
+        );
         out.clear();
         out.resize(self.body_len(counters.len()), 0);
         crcs.clear();
@@ -96,7 +148,7 @@ impl BodyBuilder {
             pos += written;
             pos = put(out, pos, RECORD_CLOSE);
         }
-        pos = put(out, pos, BODY_CLOSE);
+        pos = put(out, pos, self.operation.body_close());
         anyhow::ensure!(
             pos == out.len(),
             "body length mismatch: {pos} != {}",
@@ -119,7 +171,13 @@ mod tests {
     #[test]
     fn body_is_valid_put_record_batch_json() {
         let generator = Arc::new(RecordGen::new(0xabcd_0123, 100).expect("generator"));
-        let mut builder = BodyBuilder::new(generator.clone(), "bench \"x\"", 3).expect("builder");
+        let mut builder = BodyBuilder::new(
+            generator.clone(),
+            "bench \"x\"",
+            3,
+            Operation::PutRecordBatch,
+        )
+        .expect("builder");
         let mut out = BytesMut::new();
         let mut crcs = Vec::new();
         builder
@@ -151,5 +209,30 @@ mod tests {
             .build(&[], &mut out, &mut crcs)
             .expect("empty build");
         assert!(serde_json::from_slice::<serde_json::Value>(&out).is_ok());
+    }
+
+    #[test]
+    fn put_record_body_holds_one_record() {
+        let generator = Arc::new(RecordGen::new(7, 100).expect("generator"));
+        let mut builder =
+            BodyBuilder::new(generator.clone(), "bench", 1, Operation::PutRecord).expect("builder");
+        let mut out = BytesMut::new();
+        let mut crcs = Vec::new();
+        builder.build(&[9], &mut out, &mut crcs).expect("build");
+        let body: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(body["DeliveryStreamName"], "bench");
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(body["Record"]["Data"].as_str().expect("data string"))
+            .expect("base64");
+        let mut expected = vec![0u8; 100];
+        generator.write(
+            RecordId {
+                connection: 1,
+                counter: 9,
+            },
+            &mut expected,
+        );
+        assert_eq!(data, expected);
+        assert!(builder.build(&[1, 2], &mut out, &mut crcs).is_err());
     }
 }

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 
 use crate::bitmap::Bitmap;
-use crate::body::BodyBuilder;
+use crate::body::{BodyBuilder, Operation};
 use crate::record::{Checksum, RecordGen};
 use crate::worker::{self, WorkerResult};
 
@@ -22,6 +22,7 @@ pub struct LoadConfig {
     pub endpoint: String,
     pub stream: String,
     pub connections: u16,
+    pub operation: Operation,
     pub batch_size: usize,
     /// Stop after this long (ignored when `records` is set).
     pub duration: Duration,
@@ -43,6 +44,7 @@ pub struct Counters {
 pub struct Shared {
     pub client: reqwest::Client,
     pub endpoint: String,
+    pub operation: Operation,
     pub batch_size: usize,
     pub record_size: usize,
     pacer: Option<Pacer>,
@@ -151,12 +153,13 @@ pub async fn run(
     generator: Arc<RecordGen>,
 ) -> Result<LoadSummary> {
     let builders = (0..config.connections)
-        .map(|c| BodyBuilder::new(generator.clone(), &config.stream, c))
+        .map(|c| BodyBuilder::new(generator.clone(), &config.stream, c, config.operation))
         .collect::<Result<Vec<_>>>()?;
     let start = Instant::now();
     let shared = Arc::new(Shared {
         client,
         endpoint: config.endpoint.clone(),
+        operation: config.operation,
         batch_size: config.batch_size,
         record_size: generator.record_size(),
         pacer: config.rate_mib.map(|rate| Pacer::new(rate, start)),

@@ -15,6 +15,7 @@ pub struct Report {
     pub connections: u16,
     pub record_size: usize,
     pub batch_size: usize,
+    pub operation: &'static str,
     pub target_rate_mib: Option<f64>,
     pub elapsed_s: f64,
     pub acked_records: u64,
@@ -30,6 +31,8 @@ pub struct Report {
     pub interrupted: bool,
     pub server_peak_rss_mib: Option<f64>,
     pub server_max_sampled_rss_mib: Option<f64>,
+    /// The server's user + system CPU seconds over the load phase.
+    pub server_cpu_s: Option<f64>,
     pub delivery: Option<Delivery>,
 }
 
@@ -83,11 +86,12 @@ impl Report {
 
     pub fn print_human(&self) {
         println!(
-            "loadgen run {} -> {} stream {:?}: {} connections, {} x {} B records per request{}",
+            "loadgen run {} -> {} stream {:?}: {} connections, {}, {} x {} B records per request{}",
             self.run_id,
             self.endpoint,
             self.stream,
             self.connections,
+            self.operation,
             self.batch_size,
             self.record_size,
             self.target_rate_mib
@@ -114,6 +118,21 @@ impl Report {
         );
         if let Some(peak) = self.server_peak_rss_mib {
             println!("  server peak RSS  {peak:.1} MiB");
+        }
+        if let Some(cpu) = self.server_cpu_s {
+            let per_request = if self.requests > 0 {
+                cpu / self.requests as f64 * 1e6
+            } else {
+                0.0
+            };
+            println!(
+                "  server CPU       {cpu:.1} s ({:.2} cores, {per_request:.1} µs per request)",
+                if self.elapsed_s > 0.0 {
+                    cpu / self.elapsed_s
+                } else {
+                    0.0
+                }
+            );
         }
         if let Some(reason) = &self.aborted {
             println!("  ABORTED          {reason}");

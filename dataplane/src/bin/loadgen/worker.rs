@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tokio::time::sleep;
 
 use crate::bitmap::Bitmap;
-use crate::body::BodyBuilder;
+use crate::body::{BodyBuilder, Operation};
 use crate::load::Shared;
 use crate::record::{Checksum, MAX_COUNTER};
 
@@ -23,7 +23,6 @@ const MAX_CONSECUTIVE_ERRORS: u32 = 20;
 const MAX_PRINTED_ERRORS: u64 = 10;
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
-const TARGET: &str = "Firehose_20150804.PutRecordBatch";
 
 /// What one connection did.
 pub struct WorkerResult {
@@ -36,6 +35,13 @@ pub struct WorkerResult {
 struct PutRecordBatchResponse {
     #[serde(rename = "RequestResponses")]
     request_responses: Vec<ResponseEntry>,
+}
+
+/// PutRecord's answer: the record's id, no per-record error (a failure is the whole response).
+#[derive(Deserialize)]
+struct PutRecordResponse {
+    #[serde(rename = "RecordId")]
+    _record_id: String,
 }
 
 #[derive(Deserialize)]
@@ -211,7 +217,7 @@ impl Worker {
             .client
             .post(&self.shared.endpoint)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header("X-Amz-Target", TARGET)
+            .header("X-Amz-Target", self.shared.operation.target())
             .body(body);
         let response = match request.send().await {
             Ok(response) => response,
@@ -229,13 +235,21 @@ impl Worker {
                 ));
             }
         };
-        classify_response(status.as_u16(), &bytes, records)
+        classify_response(self.shared.operation, status.as_u16(), &bytes, records)
     }
 }
 
-/// Interprets a response to a request carrying `records` records.
-fn classify_response(status: u16, body: &[u8], records: usize) -> Attempt {
+/// Interprets a response to an `operation` request carrying `records` records.
+fn classify_response(operation: Operation, status: u16, body: &[u8], records: usize) -> Attempt {
     match status {
+        200 if operation == Operation::PutRecord => {
+            match serde_json::from_slice::<PutRecordResponse>(body) {
+                Ok(_) => Attempt::Accepted(vec![ResponseEntry { error_code: None }]),
+                Err(e) => {
+                    Attempt::Retryable(format!("unparseable 200 response: {e}: {}", snippet(body)))
+                }
+            }
+        }
         200 => match serde_json::from_slice::<PutRecordBatchResponse>(body) {
             Ok(parsed) if parsed.request_responses.len() == records => {
                 Attempt::Accepted(parsed.request_responses)
@@ -270,7 +284,7 @@ mod tests {
     #[test]
     fn classifies_responses() {
         let ok = br#"{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[{"RecordId":"a"},{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."}]}"#;
-        match classify_response(200, ok, 2) {
+        match classify_response(Operation::PutRecordBatch, 200, ok, 2) {
             Attempt::Accepted(entries) => {
                 assert!(entries[0].error_code.is_none());
                 assert_eq!(
@@ -281,25 +295,45 @@ mod tests {
             _ => panic!("expected accepted"),
         }
         assert!(matches!(
-            classify_response(200, ok, 3),
+            classify_response(Operation::PutRecordBatch, 200, ok, 3),
             Attempt::Retryable(_)
         ));
         assert!(matches!(
-            classify_response(200, b"nope", 1),
+            classify_response(Operation::PutRecordBatch, 200, b"nope", 1),
             Attempt::Retryable(_)
         ));
         let slow = br#"{"__type":"ServiceUnavailableException","message":"Slow down."}"#;
         assert!(matches!(
-            classify_response(503, slow, 1),
+            classify_response(Operation::PutRecordBatch, 503, slow, 1),
             Attempt::Throttled
         ));
         assert!(matches!(
-            classify_response(400, b"{}", 1),
+            classify_response(Operation::PutRecordBatch, 400, b"{}", 1),
             Attempt::Fatal(_)
         ));
         assert!(matches!(
-            classify_response(500, b"", 1),
+            classify_response(Operation::PutRecordBatch, 500, b"", 1),
             Attempt::Retryable(_)
+        ));
+    }
+
+    #[test]
+    fn classifies_put_record_responses() {
+        let ok = br#"{"RecordId":"49546986683135544286507457936321625675700192471156785154","Encrypted":false}"#;
+        match classify_response(Operation::PutRecord, 200, ok, 1) {
+            Attempt::Accepted(entries) => {
+                assert_eq!(entries.len(), 1);
+                assert!(entries[0].error_code.is_none());
+            }
+            _ => panic!("expected accepted"),
+        }
+        assert!(matches!(
+            classify_response(Operation::PutRecord, 200, b"{}", 1),
+            Attempt::Retryable(_)
+        ));
+        assert!(matches!(
+            classify_response(Operation::PutRecord, 503, b"{}", 1),
+            Attempt::Throttled
         ));
     }
 
