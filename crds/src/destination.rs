@@ -283,7 +283,7 @@ pub struct ObjectDelivery {
     /// default 6. Not allowed with other formats. A Hydrant field: Firehose has no such setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 9))]
-    pub compression_level: Option<u8>,
+    pub compression_level: Option<i32>,
     /// Replaces the default file extension (`.gz`, `.zip`, `.snappy`); empty keeps the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128), regex(pattern = r"^$|\.[0-9a-z!\-_.*'()]+$"))]

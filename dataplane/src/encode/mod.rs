@@ -61,7 +61,9 @@ impl Compression {
     pub fn of(d: &ObjectDelivery) -> Self {
         Self {
             format: d.compression_format,
-            level: d.compression_level.unwrap_or(DEFAULT_LEVEL).clamp(1, 9),
+            level: d
+                .compression_level
+                .map_or(DEFAULT_LEVEL, |l| l.clamp(1, 9) as u8),
         }
     }
 
