@@ -11,6 +11,10 @@ pub const MAX_BATCH_BYTES: usize = 4 << 20;
 pub const MAX_BODY_BYTES: usize = 8 << 20;
 /// Largest body of the plain newline-delimited endpoint.
 pub const MAX_PLAIN_BODY_BYTES: usize = 16 << 20;
+/// Most lines (records) in one body of the plain endpoint. Each record's frame in the log has a
+/// 16-byte header, so this bounds a body's frames at 16 MiB more than its lines: a body of empty
+/// lines cannot make 16 times its size in memory.
+pub const MAX_PLAIN_RECORDS: usize = 1 << 20;
 
 /// AWS's wording for a null required member.
 pub fn null_member(path: &str) -> String {

@@ -210,13 +210,13 @@ async fn handle<B: Buf>(
     let result = async {
         let read = read_authenticated(&ingest, &method, path, &query, &headers, body, limit);
         // The body's memory stays taken until the records are in the log.
-        let (body, _held) = tokio::time::timeout(ingest.body_timeout, read)
+        let (body, mut held) = tokio::time::timeout(ingest.body_timeout, read)
             .await
             .map_err(|_| ApiError::body_timeout(ingest.body_timeout))??;
         if path == "/" {
             firehose::dispatch(&ingest, target, &headers, &body).await
         } else {
-            plain::put(&ingest, &body).await
+            plain::put(&ingest, &body, &mut held).await
         }
     }
     .await;
@@ -305,7 +305,7 @@ pub(crate) async fn read_body_bounded<B: Buf>(
 
 /// What of each body is read without [`BodyMemory`]: small requests (a good producer's) never
 /// wait behind large slow ones, and the connection limit bounds this part.
-const FREE_BODY_BYTES: usize = 64 << 10;
+pub(crate) const FREE_BODY_BYTES: usize = 64 << 10;
 
 /// Bytes of request bodies held at once across all connections beyond each one's first
 /// [`FREE_BODY_BYTES`], one permit a byte: a body takes permits for what has arrived of it, so
@@ -313,15 +313,32 @@ const FREE_BODY_BYTES: usize = 64 << 10;
 #[derive(Debug, Clone)]
 pub struct BodyMemory {
     permits: Arc<tokio::sync::Semaphore>,
+    /// The whole budget: one request never waits for more than this (it then runs alone).
+    total: usize,
 }
 
 impl BodyMemory {
     pub fn new(bytes: usize) -> Self {
+        let total = bytes.min(tokio::sync::Semaphore::MAX_PERMITS);
         Self {
-            permits: Arc::new(tokio::sync::Semaphore::new(
-                bytes.min(tokio::sync::Semaphore::MAX_PERMITS),
-            )),
+            permits: Arc::new(tokio::sync::Semaphore::new(total)),
+            total,
         }
+    }
+
+    /// Makes `held` hold `extra` bytes more, for what a request builds from its body (the
+    /// plain endpoint's frames). What it holds is given back and the sum taken at once: two
+    /// requests each holding their body and waiting for more could otherwise wait forever.
+    pub(crate) async fn grow(
+        &self,
+        held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+        extra: usize,
+    ) -> Result<(), ApiError> {
+        if extra == 0 {
+            return Ok(());
+        }
+        let had = held.take().map_or(0, |p| p.num_permits());
+        self.take(held, had + extra).await
     }
 
     /// Adds `n` bytes to what `held` holds, waiting for them.
@@ -330,6 +347,11 @@ impl BodyMemory {
         held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
         n: usize,
     ) -> Result<(), ApiError> {
+        let already = held.as_ref().map_or(0, |p| p.num_permits());
+        let n = n.min(self.total.saturating_sub(already));
+        if n == 0 {
+            return Ok(());
+        }
         let n = u32::try_from(n).map_err(|_| ApiError::slow_down())?;
         let permit = self
             .permits
