@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ingest + delivery benchmark: hydrant and loadgen on this machine, results verified.
 #   bash bench/run.sh [duration-seconds] [extra loadgen flags...]
-# Env: COMPRESSION=GZIP to deliver gzip (COMPRESSION_LEVEL=1..9 sets its level); DURABILITY=none; TLS=1 to serve the ingest port over
+# Env: RECORD_SIZE and BATCH_SIZE (default 1024 and 500); COMPRESSION=GZIP to deliver gzip (COMPRESSION_LEVEL=1..9 sets its level); DURABILITY=none; TLS=1 to serve the ingest port over
 # TLS (a throwaway CA made with openssl); ENCRYPTION=1 to encrypt the log at rest with a
 # generated key (spec.encryption AWS_OWNED_CMK); BENCH_DIR to choose the work directory.
 set -euo pipefail
@@ -48,9 +48,9 @@ if [ "${ENCRYPTION:-0}" = 1 ] && [ ! -f "$WORK/wal/keys/generated.key" ]; then
     echo "ENCRYPTION=1 but the stream generated no key: is encryption on?" >&2; exit 1
 fi
 
-echo "== load: $DURATION s, 1 KiB records, 500 per batch"
+echo "== load: $DURATION s, ${RECORD_SIZE:-1024}-byte records, ${BATCH_SIZE:-500} a request"
 "$BIN/loadgen" --endpoint "$ENDPOINT" --stream bench --duration "$DURATION" \
-    --record-size 1024 --batch-size 500 --server-pid "$PID" \
+    --record-size "${RECORD_SIZE:-1024}" --batch-size "${BATCH_SIZE:-500}" --server-pid "$PID" \
     --verify-dir "$WORK/out" "$@"
 kill -TERM $PID; wait $PID || true
 rm -rf "$WORK"
