@@ -1,12 +1,13 @@
 //! Assembling batches from the log: records are read back in order and appended to the batch
 //! being assembled (with the delimiter, when no later stage adds it); the batch is cut when it
-//! reaches the size hint, when its oldest record is `interval` old, or at once when the log is
-//! caught up and the interval is zero or the stream is draining. The age runs on the monotonic
-//! clock from when the batch's first record is read (less the age its arrival time shows, up to
-//! an interval), so a jump of the wall clock neither holds nor hurries a batch. After a restart, a batch that
-//! starts where one was cut before the crash is cut where that one ended instead, so its
-//! objects are named as they were. Each cut batch is recorded, then goes to its own task,
-//! within a bound on the bytes in delivery.
+//! reaches the size hint (or holds twice it, counting each record's bookkeeping), when its
+//! oldest record is `interval` old, or at once when the log is caught up and the interval is
+//! zero or the stream is draining. The age runs on the monotonic clock from when the batch's
+//! first record is read (less the age its arrival time shows, up to an interval), so a jump of
+//! the wall clock neither holds nor hurries a batch. After a restart, a batch that starts where
+//! one was cut before the crash is cut where that one ended instead, so its objects are named
+//! as they were. Each cut batch is recorded, then goes to its own task, within a bound on the
+//! memory in delivery.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,17 @@ impl Assembling {
         }
     }
 
+    /// The memory the batch holds: its data and its records' bookkeeping.
+    fn held(&self) -> usize {
+        RecordMeta::held_bytes(self.data.len(), self.records.len())
+    }
+
+    /// Full when its data reaches the size hint, or when small records make what it holds
+    /// reach twice the hint (their bookkeeping counted).
+    fn is_full(&self, size_bytes: usize) -> bool {
+        self.data.len() >= size_bytes || self.held() >= size_bytes.saturating_mul(2)
+    }
+
     fn into_batch(self, end_seq: u64) -> Batch {
         Batch {
             first_seq: self.first_seq,
@@ -73,7 +85,7 @@ impl Pipeline {
             while tasks.try_join_next().is_some() {}
             let room = match batch.replayed_end {
                 Some(end) => reader.position() < end,
-                None => batch.data.len() < self.cut.size_bytes,
+                None => !batch.is_full(self.cut.size_bytes),
             };
             if reader.has_data()
                 && room
@@ -85,7 +97,7 @@ impl Pipeline {
             }
             let caught_up = !reader.has_data();
             let due = batch.due_ms.is_some_and(|d| monotonic_ms() >= d);
-            let full = batch.data.len() >= self.cut.size_bytes;
+            let full = batch.is_full(self.cut.size_bytes);
             let cut = match batch.replayed_end {
                 Some(end) => reader.position() >= end,
                 None => full || due || (caught_up && (interval_ms == 0 || draining)),
@@ -99,7 +111,7 @@ impl Pipeline {
                 // Sized once so the batch never regrows (and copies) while it fills.
                 batch.data.reserve_exact(self.cut.size_bytes + READ_CHUNK);
                 self.progress.assembling(0);
-                let cost = ready.data.len().clamp(1, budget) as u32;
+                let cost = ready.held().clamp(1, budget) as u32;
                 let Ok(permit) = in_flight.clone().acquire_many_owned(cost).await else {
                     break;
                 };
@@ -144,15 +156,15 @@ impl Pipeline {
 
     /// Appends what the log holds, up to the room left in `batch`.
     fn read_into(&self, reader: &mut WalReader, batch: &mut Assembling) -> std::io::Result<()> {
-        let room = self
-            .cut
-            .size_bytes
+        let size = self.cut.size_bytes;
+        let room = size
             .saturating_sub(batch.data.len())
+            .min(size.saturating_mul(2).saturating_sub(batch.held()))
             .clamp(1, READ_CHUNK);
         let end = batch.replayed_end.unwrap_or(u64::MAX);
         let processing = &self.processing;
         let interval_ms = self.cut.interval_ms();
-        reader.read_until(room, end, |r| {
+        reader.read_until(room, size_of::<RecordMeta>(), end, |r| {
             if batch.oldest_ms.is_none() {
                 batch.oldest_ms = Some(r.arrival_ms);
                 batch.due_ms =

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use super::Pipeline;
 use crate::destination::s3_output::S3Output;
 use crate::partition::buffers::{Buffers, Flush};
-use crate::record::Batch;
+use crate::record::{Batch, RecordMeta};
 use crate::support::clock::monotonic_ms;
 use crate::support::retry::retry_until_ok;
 
@@ -106,7 +106,8 @@ impl Pipeline {
         let lane = lane.clone();
         let in_flight = flushes.in_flight.clone();
         let flag = pressure.then(|| flushes.pressure.clone());
-        let cost = flush.bytes().clamp(1, flushes.budget) as u32;
+        let held = RecordMeta::held_bytes(flush.bytes(), flush.records());
+        let cost = held.clamp(1, flushes.budget) as u32;
         flushes.tasks.spawn(async move {
             let Ok(_permit) = in_flight.acquire_many_owned(cost).await else {
                 return;

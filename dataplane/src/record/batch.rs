@@ -17,6 +17,15 @@ pub struct RecordMeta {
     pub end: u32,
 }
 
+impl RecordMeta {
+    /// The memory a batch holds for `records` records of `data` bytes in all: with small
+    /// records the bookkeeping (32 bytes a record) outweighs the data, so bounds on batches in
+    /// memory count both.
+    pub fn held_bytes(data: usize, records: usize) -> usize {
+        data.saturating_add(records.saturating_mul(size_of::<RecordMeta>()))
+    }
+}
+
 /// A batch ready for delivery: records of the log `[first_seq, end_seq)`, processed and
 /// concatenated, before compression. After a partial failure a retry carries only the failed
 /// records (`records` is then a subset, `data` still the original buffer).

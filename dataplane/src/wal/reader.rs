@@ -60,6 +60,8 @@ struct Progress {
     /// Records from this one on are left for the next call.
     end: u64,
     max_bytes: usize,
+    /// What each record counts beyond its data: the memory the caller keeps per record.
+    per_record: usize,
     bytes: usize,
     delivered: usize,
 }
@@ -97,7 +99,7 @@ fn emit(
                 *next_seq += 1;
                 used += n;
                 if seq >= p.start {
-                    p.bytes += f.data.len();
+                    p.bytes += f.data.len() + p.per_record;
                     p.delivered += 1;
                     each(ReadRecord {
                         seq,
@@ -179,13 +181,16 @@ impl WalReader {
         max_bytes: usize,
         each: impl FnMut(ReadRecord<'_>),
     ) -> io::Result<usize> {
-        self.read_until(max_bytes, u64::MAX, each)
+        self.read_until(max_bytes, 0, u64::MAX, each)
     }
 
-    /// [`Self::read`], stopping before the record numbered `end`.
+    /// [`Self::read`], stopping before the record numbered `end`, with each record counting
+    /// `per_record` bytes beyond its data against `max_bytes` (so that many small records
+    /// cannot make the caller's bookkeeping outgrow the bound).
     pub fn read_until(
         &mut self,
         max_bytes: usize,
+        per_record: usize,
         end: u64,
         mut each: impl FnMut(ReadRecord<'_>),
     ) -> io::Result<usize> {
@@ -193,6 +198,7 @@ impl WalReader {
             start: self.start,
             end,
             max_bytes,
+            per_record,
             bytes: 0,
             delivered: 0,
         };

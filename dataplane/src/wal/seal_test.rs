@@ -271,7 +271,7 @@ fn read_in_steps(wal: &Wal, step: u64) -> Vec<Vec<(u64, Vec<u8>)>> {
         let end = reader.position() + step;
         let mut got = Vec::new();
         reader
-            .read_until(usize::MAX, end, |r| got.push((r.seq, r.data.to_vec())))
+            .read_until(usize::MAX, 0, end, |r| got.push((r.seq, r.data.to_vec())))
             .expect("read");
         assert_eq!(reader.position(), end.min(wal.stats().next_seq));
         calls.push(got);

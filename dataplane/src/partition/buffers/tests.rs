@@ -159,20 +159,35 @@ fn partitions_beyond_the_limit_fail_and_free_slots_are_reused() {
 #[test]
 fn buffers_flush_by_size_and_by_interval() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let b = buffers(tmp.path(), 4, 10);
+    let b = buffers(tmp.path(), 100, 10);
+    let half = "x".repeat(50);
     // Added at 500_000 on the monotonic clock, 2 s after "b" arrived (at 1001 on the wall).
     b.add_at(
         0,
         2,
-        vec![part(0, "a", &["12", "34"]), part(1, "b", &["5"])],
+        vec![part(0, "a", &[&half, &half]), part(1, "b", &["5"])],
         500_000,
         3001,
     );
     let full = b.take_due(0);
-    assert_eq!(full.len(), 1, "a holds 4 bytes");
+    assert_eq!(full.len(), 1, "a holds 100 bytes");
     assert_eq!(b.next_deadline_ms(), Some(498_000 + 60_000));
     assert!(b.take_due(498_000 + 59_999).is_empty());
     assert_eq!(b.take_due(498_000 + 60_000).len(), 1);
+}
+
+#[test]
+fn many_small_records_fill_a_buffer_by_what_they_hold() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // 1,000 bytes of data; each record also costs its bookkeeping, so 2,000 held is full.
+    let b = buffers(tmp.path(), 1000, 10);
+    let per = RecordMeta::held_bytes(1, 1);
+    let fits = 2000_usize.div_ceil(per) - 1;
+    let ones = vec!["1"; fits];
+    b.add(0, fits as u64, vec![part(0, "a", &ones)]);
+    assert!(b.take_due(0).is_empty(), "{fits} one-byte records are not full");
+    b.add(fits as u64, fits as u64 + 1, vec![part(fits as u64, "a", &["1"])]);
+    assert_eq!(b.take_due(0).len(), 1, "one more fills it");
 }
 
 #[test]
