@@ -32,7 +32,7 @@ pub(super) fn run(job: Job) {
 }
 
 /// How many workers there are (the cores this process may use).
-pub(super) fn count() -> usize {
+fn count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 

@@ -39,18 +39,9 @@ pub(super) fn encode(
 
     let mut out = Vec::with_capacity(data.len() / 4 + 2 * name.len() + 128);
     put32(&mut out, LOCAL_HEADER);
-    put16(&mut out, VERSION_NEEDED);
-    put16(&mut out, UTF8_NAME);
-    put16(&mut out, DEFLATED);
-    put16(&mut out, DOS_TIME);
-    put16(&mut out, DOS_DATE);
     // CRC-32 and compressed size are known only after compressing: placeholders, filled below.
-    let sizes_at = out.len();
-    put32(&mut out, 0);
-    put32(&mut out, 0);
-    put32(&mut out, size);
-    put16(&mut out, name_len);
-    put16(&mut out, 0); // extra field length
+    let sizes_at = out.len() + ENTRY_SIZES_AT;
+    put_entry_fields(&mut out, 0, 0, size, name_len);
     out.extend_from_slice(name);
     let data_at = out.len();
     let crc = deflate_into(&mut out, data, level)?;
@@ -61,16 +52,7 @@ pub(super) fn encode(
     let central_at = fits(out.len())?;
     put32(&mut out, CENTRAL_HEADER);
     put16(&mut out, VERSION_MADE_BY);
-    put16(&mut out, VERSION_NEEDED);
-    put16(&mut out, UTF8_NAME);
-    put16(&mut out, DEFLATED);
-    put16(&mut out, DOS_TIME);
-    put16(&mut out, DOS_DATE);
-    put32(&mut out, crc);
-    put32(&mut out, compressed);
-    put32(&mut out, size);
-    put16(&mut out, name_len);
-    put16(&mut out, 0); // extra field length
+    put_entry_fields(&mut out, crc, compressed, size, name_len);
     put16(&mut out, 0); // comment length
     put16(&mut out, 0); // disk number start
     put16(&mut out, 0); // internal attributes
@@ -88,6 +70,24 @@ pub(super) fn encode(
     put32(&mut out, central_at);
     put16(&mut out, 0); // comment length
     Ok(out)
+}
+
+/// Where the CRC-32 sits in the fields [`put_entry_fields`] writes.
+const ENTRY_SIZES_AT: usize = 10;
+
+/// The fields the local header and the central directory header share, in the order both hold
+/// them: version needed, flags, method, time, date, CRC-32, sizes, name and extra lengths.
+fn put_entry_fields(out: &mut Vec<u8>, crc: u32, compressed: u32, size: u32, name_len: u16) {
+    put16(out, VERSION_NEEDED);
+    put16(out, UTF8_NAME);
+    put16(out, DEFLATED);
+    put16(out, DOS_TIME);
+    put16(out, DOS_DATE);
+    put32(out, crc);
+    put32(out, compressed);
+    put32(out, size);
+    put16(out, name_len);
+    put16(out, 0); // extra field length
 }
 
 fn put16(out: &mut Vec<u8>, v: u16) {

@@ -18,16 +18,16 @@ struct Lines<'a> {
     frame_bytes: usize,
 }
 
-impl Lines<'_> {
-    fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        self.body
-            .split(|&b| b == b'\n')
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-    }
+/// The lines of a body without its final line break, LF or CRLF ended.
+fn split_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    body.split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+}
 
+impl Lines<'_> {
     fn frames(&self, arrival_ms: u64) -> FrameBatch {
         let mut frames = FrameBatch::with_capacity(self.frame_bytes);
-        for line in self.lines() {
+        for line in split_lines(self.body) {
             frames.push(arrival_ms, line);
         }
         frames
@@ -43,19 +43,16 @@ fn check(body: &[u8]) -> Result<Lines<'_>, ApiError> {
             "The body holds no records: send one record per line",
         ));
     }
-    let checked = Lines {
-        body,
-        frame_bytes: 0,
-    };
     let mut errors = Vec::new();
-    let (mut records, mut frame_bytes) = (0usize, 0usize);
-    for (i, line) in checked.lines().enumerate() {
-        if line.len() > MAX_RECORD_BYTES {
-            errors.push(record_too_large(&format!("line {}", i + 1), line.len()));
-        }
-        records += 1;
-        frame_bytes += HEADER_LEN + line.len();
-    }
+    let (records, frame_bytes) =
+        split_lines(body)
+            .enumerate()
+            .fold((0usize, 0usize), |(_, bytes), (i, line)| {
+                if line.len() > MAX_RECORD_BYTES {
+                    errors.push(record_too_large(&format!("line {}", i + 1), line.len()));
+                }
+                (i + 1, bytes + HEADER_LEN + line.len())
+            });
     if records > MAX_PLAIN_RECORDS {
         return Err(ApiError::invalid_argument(format!(
             "The body holds {records} records; at most {MAX_PLAIN_RECORDS} are taken in one request"
@@ -64,10 +61,7 @@ fn check(body: &[u8]) -> Result<Lines<'_>, ApiError> {
     if !errors.is_empty() {
         return Err(ApiError::validation(&errors));
     }
-    Ok(Lines {
-        frame_bytes,
-        ..checked
-    })
+    Ok(Lines { body, frame_bytes })
 }
 
 /// A body's lines as the log would get them, stamped `arrival_ms`, or the error a put answers.
