@@ -2,6 +2,7 @@
 //! (`POST /records`), both appending to the write-ahead log and answering only once the records
 //! are durable.
 
+pub mod body_memory;
 pub mod connections;
 pub mod describe;
 pub mod error;
@@ -25,6 +26,7 @@ use warp::http::Response;
 
 use crate::metrics::Metrics;
 use crate::wal::{Wal, WalError};
+pub use body_memory::{BodyMemory, FREE_BODY_BYTES};
 use error::ApiError;
 use sigv4::Credentials;
 
@@ -301,70 +303,6 @@ pub(crate) async fn read_body_bounded<B: Buf>(
     tokio::time::timeout(timeout, read_body_within(headers, body, limit, memory))
         .await
         .map_err(|_| ApiError::body_timeout(timeout))?
-}
-
-/// What of each body is read without [`BodyMemory`]: small requests (a good producer's) never
-/// wait behind large slow ones, and the connection limit bounds this part.
-pub(crate) const FREE_BODY_BYTES: usize = 64 << 10;
-
-/// Bytes of request bodies held at once across all connections beyond each one's first
-/// [`FREE_BODY_BYTES`], one permit a byte: a body takes permits for what has arrived of it, so
-/// a flood of large slow bodies waits for memory instead of taking more.
-#[derive(Debug, Clone)]
-pub struct BodyMemory {
-    permits: Arc<tokio::sync::Semaphore>,
-    /// The whole budget: one request never waits for more than this (it then runs alone).
-    total: usize,
-}
-
-impl BodyMemory {
-    pub fn new(bytes: usize) -> Self {
-        let total = bytes.min(tokio::sync::Semaphore::MAX_PERMITS);
-        Self {
-            permits: Arc::new(tokio::sync::Semaphore::new(total)),
-            total,
-        }
-    }
-
-    /// Makes `held` hold `extra` bytes more, for what a request builds from its body (the
-    /// plain endpoint's frames). What it holds is given back and the sum taken at once: two
-    /// requests each holding their body and waiting for more could otherwise wait forever.
-    pub(crate) async fn grow(
-        &self,
-        held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
-        extra: usize,
-    ) -> Result<(), ApiError> {
-        if extra == 0 {
-            return Ok(());
-        }
-        let had = held.take().map_or(0, |p| p.num_permits());
-        self.take(held, had + extra).await
-    }
-
-    /// Adds `n` bytes to what `held` holds, waiting for them.
-    async fn take(
-        &self,
-        held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
-        n: usize,
-    ) -> Result<(), ApiError> {
-        let already = held.as_ref().map_or(0, |p| p.num_permits());
-        let n = n.min(self.total.saturating_sub(already));
-        if n == 0 {
-            return Ok(());
-        }
-        let n = u32::try_from(n).map_err(|_| ApiError::slow_down())?;
-        let permit = self
-            .permits
-            .clone()
-            .acquire_many_owned(n)
-            .await
-            .map_err(|_| ApiError::slow_down())?;
-        match held {
-            Some(h) => h.merge(permit),
-            None => *held = Some(permit),
-        }
-        Ok(())
-    }
 }
 
 /// Collects a body, refusing it as soon as it is known to exceed `limit`, and taking its bytes
