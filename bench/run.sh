@@ -3,7 +3,9 @@
 #   bash bench/run.sh [duration-seconds] [extra loadgen flags...]
 # Env: RECORD_SIZE and BATCH_SIZE (default 1024 and 500); COMPRESSION=GZIP to deliver gzip (COMPRESSION_LEVEL=1..9 sets its level); DURABILITY=none; TLS=1 to serve the ingest port over
 # TLS (a throwaway CA made with openssl); ENCRYPTION=1 to encrypt the log at rest with a
-# generated key (spec.encryption AWS_OWNED_CMK); BENCH_DIR to choose the work directory.
+# generated key (spec.encryption AWS_OWNED_CMK); SIGV4=1 to verify SigV4 signatures on ingest
+# (spec.ingest.auth.sigV4, a generated key; loadgen signs every request); BENCH_DIR to choose
+# the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-60}"; shift || true
@@ -37,6 +39,18 @@ if [ "${TLS:-0}" = 1 ]; then
     sed -i 's/^spec:$/spec:\n  ingest:\n    tls: {secretName: ingest-tls}/' "$WORK/stream.yaml"
     export HYDRANT_SECRETS_DIR="$WORK/secrets" LOADGEN_CA_FILE="$WORK/ca.crt"
     ENDPOINT=https://localhost:4573
+fi
+
+if [ "${SIGV4:-0}" = 1 ]; then
+    export LOADGEN_ACCESS_KEY_ID=AKIDBENCH LOADGEN_SECRET_ACCESS_KEY="$(openssl rand -hex 20)"
+    mkdir -p "$WORK/secrets/bench-producers"
+    printf '%s' "$LOADGEN_SECRET_ACCESS_KEY" > "$WORK/secrets/bench-producers/$LOADGEN_ACCESS_KEY_ID"
+    export HYDRANT_SECRETS_DIR="$WORK/secrets"
+    if grep -q '^  ingest:$' "$WORK/stream.yaml"; then
+        sed -i 's/^  ingest:$/  ingest:\n    auth: {sigV4: {credentialsSecret: bench-producers}}/' "$WORK/stream.yaml"
+    else
+        sed -i 's/^spec:$/spec:\n  ingest:\n    auth: {sigV4: {credentialsSecret: bench-producers}}/' "$WORK/stream.yaml"
+    fi
 fi
 
 (cd "$WORK" && exec "$BIN/hydrant" run -f stream.yaml \

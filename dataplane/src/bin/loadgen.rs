@@ -1,7 +1,7 @@
 //! `loadgen`: load generator and delivery verifier for Hydrant benchmarks.
 //!
-//! It drives a Firehose-compatible endpoint with `PutRecordBatch` requests (AWS JSON 1.1, no
-//! request signing) from `--connections` concurrent connections, each keeping one request in
+//! It drives a Firehose-compatible endpoint with `PutRecordBatch` or `PutRecord` requests (AWS
+//! JSON 1.1, SigV4-signed with `--access-key-id`) from `--connections` concurrent connections, each keeping one request in
 //! flight, and reports acknowledged throughput and per-request acknowledgement latency.
 //! Optionally it then waits for the server to deliver everything and checks the delivered
 //! objects record by record.
@@ -50,6 +50,8 @@ mod monitor;
 mod record;
 #[path = "loadgen/report.rs"]
 mod report;
+#[path = "loadgen/sign.rs"]
+mod sign;
 #[path = "loadgen/verify.rs"]
 mod verify;
 #[path = "loadgen/worker.rs"]
@@ -70,6 +72,7 @@ use crate::load::{LoadConfig, LoadSummary};
 use crate::monitor::{RssMonitor, RssStats};
 use crate::record::{MAX_CONNECTIONS, RecordGen};
 use crate::report::{Delivery, Latency, MIB, Report};
+use crate::sign::Signer;
 use crate::verify::Compression;
 
 /// Load generator and delivery verifier for Hydrant (Firehose PutRecordBatch).
@@ -86,6 +89,24 @@ struct Args {
         default_value = "http://127.0.0.1:4573"
     )]
     endpoint: String,
+
+    /// Sign each request with SigV4 as this access key id (with `--secret-access-key`), for a
+    /// stream that verifies signatures (`spec.ingest.auth.sigV4`).
+    #[arg(long, env = "LOADGEN_ACCESS_KEY_ID", requires = "secret_access_key")]
+    access_key_id: Option<String>,
+
+    /// The secret of `--access-key-id`.
+    #[arg(
+        long,
+        env = "LOADGEN_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        requires = "access_key_id"
+    )]
+    secret_access_key: Option<String>,
+
+    /// The region signatures are scoped to.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
 
     /// Delivery stream name.
     #[arg(long, env = "LOADGEN_STREAM", default_value = "bench")]
@@ -194,6 +215,10 @@ impl Args {
             duration: Duration::from_secs_f64(self.duration),
             records: self.records,
             rate_mib: self.rate_mib,
+            signer: match (&self.access_key_id, &self.secret_access_key) {
+                (Some(id), Some(secret)) => Some(Signer::new(id, secret, &self.region)),
+                _ => None,
+            },
         }
     }
 }

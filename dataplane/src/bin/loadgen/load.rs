@@ -13,6 +13,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 use crate::bitmap::Bitmap;
 use crate::body::{BodyBuilder, Operation};
 use crate::record::{Checksum, RecordGen};
+use crate::sign::Signer;
 use crate::worker::{self, WorkerResult};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -29,6 +30,8 @@ pub struct LoadConfig {
     /// Stop after this many acknowledged records.
     pub records: Option<u64>,
     pub rate_mib: Option<f64>,
+    /// Signs each request (SigV4) when set.
+    pub signer: Option<Signer>,
 }
 
 /// Live counters, shared by all connections.
@@ -47,6 +50,7 @@ pub struct Shared {
     pub operation: Operation,
     pub batch_size: usize,
     pub record_size: usize,
+    pub signer: Option<Signer>,
     pacer: Option<Pacer>,
     pub counters: Counters,
     deadline: Option<Instant>,
@@ -162,6 +166,7 @@ pub async fn run(
         operation: config.operation,
         batch_size: config.batch_size,
         record_size: generator.record_size(),
+        signer: config.signer.clone(),
         pacer: config.rate_mib.map(|rate| Pacer::new(rate, start)),
         counters: Counters::default(),
         deadline: config.records.is_none().then(|| start + config.duration),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use hdrhistogram::Histogram;
@@ -212,13 +212,25 @@ impl Worker {
 
     /// One HTTP request.
     async fn attempt(&self, body: Bytes, records: usize) -> Attempt {
-        let request = self
+        let target = self.shared.operation.target();
+        let mut request = self
             .shared
             .client
             .post(&self.shared.endpoint)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header("X-Amz-Target", self.shared.operation.target())
-            .body(body);
+            .header("X-Amz-Target", target);
+        if let Some(signer) = &self.shared.signer {
+            let signed = [("content-type", CONTENT_TYPE), ("x-amz-target", target)];
+            match signer.headers(&self.shared.endpoint, &signed, &body, SystemTime::now()) {
+                Ok(headers) => {
+                    for (name, value) in headers {
+                        request = request.header(name, value);
+                    }
+                }
+                Err(e) => return Attempt::Fatal(format!("{e:#}")),
+            }
+        }
+        let request = request.body(body);
         let response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
