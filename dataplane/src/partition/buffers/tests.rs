@@ -185,8 +185,15 @@ fn many_small_records_fill_a_buffer_by_what_they_hold() {
     let fits = 2000_usize.div_ceil(per) - 1;
     let ones = vec!["1"; fits];
     b.add(0, fits as u64, vec![part(0, "a", &ones)]);
-    assert!(b.take_due(0).is_empty(), "{fits} one-byte records are not full");
-    b.add(fits as u64, fits as u64 + 1, vec![part(fits as u64, "a", &["1"])]);
+    assert!(
+        b.take_due(0).is_empty(),
+        "{fits} one-byte records are not full"
+    );
+    b.add(
+        fits as u64,
+        fits as u64 + 1,
+        vec![part(fits as u64, "a", &["1"])],
+    );
     assert_eq!(b.take_due(0).len(), 1, "one more fills it");
 }
 
