@@ -52,12 +52,6 @@ impl Assembling {
         RecordMeta::held_bytes(self.data.len(), self.records.len())
     }
 
-    /// Full when its data reaches the size hint, or when small records make what it holds
-    /// reach twice the hint (their bookkeeping counted).
-    fn is_full(&self, size_bytes: usize) -> bool {
-        self.data.len() >= size_bytes || self.held() >= size_bytes.saturating_mul(2)
-    }
-
     fn into_batch(self, end_seq: u64) -> Batch {
         Batch {
             first_seq: self.first_seq,
@@ -85,7 +79,7 @@ impl Pipeline {
             while tasks.try_join_next().is_some() {}
             let room = match batch.replayed_end {
                 Some(end) => reader.position() < end,
-                None => !batch.is_full(self.cut.size_bytes),
+                None => !self.cut.is_full(batch.data.len(), batch.records.len()),
             };
             if reader.has_data()
                 && room
@@ -97,7 +91,7 @@ impl Pipeline {
             }
             let caught_up = !reader.has_data();
             let due = batch.due_ms.is_some_and(|d| monotonic_ms() >= d);
-            let full = batch.is_full(self.cut.size_bytes);
+            let full = self.cut.is_full(batch.data.len(), batch.records.len());
             let cut = match batch.replayed_end {
                 Some(end) => reader.position() >= end,
                 None => full || due || (caught_up && (interval_ms == 0 || draining)),

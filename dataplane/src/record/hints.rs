@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-/// A buffer is cut when it holds `size_bytes` (before compression), or `interval` after its
+use super::RecordMeta;
+
+/// A buffer is cut when it holds `size_bytes` (before compression) — or twice that counting
+/// its records' bookkeeping, which outweighs small records' data — or `interval` after its
 /// oldest record arrived; an interval of zero cuts as soon as nothing more is waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hints {
@@ -23,6 +26,13 @@ impl Hints {
     /// The interval in milliseconds, as buffers compare it with arrival times.
     pub fn interval_ms(&self) -> u64 {
         self.interval.as_millis().min(u128::from(u64::MAX)) as u64
+    }
+
+    /// Whether a buffer of `records` records and `data` bytes is full by size: at the size hint
+    /// of data, or at twice it held ([`RecordMeta::held_bytes`]).
+    pub fn is_full(&self, data: usize, records: usize) -> bool {
+        data >= self.size_bytes
+            || RecordMeta::held_bytes(data, records) >= self.size_bytes.saturating_mul(2)
     }
 
     /// The tighter of both hints, field by field.
@@ -53,5 +63,18 @@ mod tests {
         };
         assert_eq!(h.at_most(small).size_bytes, 5 << 20);
         assert_eq!(h.at_most(small).interval, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn full_at_the_size_of_data_or_at_twice_it_held() {
+        let h = Hints {
+            size_bytes: 1000,
+            interval: Duration::ZERO,
+        };
+        assert!(!h.is_full(999, 1));
+        assert!(h.is_full(1000, 1));
+        // 60 one-byte records hold 60 × 33 = 1,980 bytes; 61 hold 2,013.
+        assert!(!h.is_full(60, 60));
+        assert!(h.is_full(61, 61));
     }
 }

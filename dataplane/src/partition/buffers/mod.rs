@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::journal::{FlushJournal, Route};
 use super::spool::{self, Spool};
-use crate::record::{Batch, FailedRecord, Failure, Hints, Partition, RecordMeta};
+use crate::record::{Batch, FailedRecord, Failure, Hints, Partition};
 use crate::support::clock::{entered_at, monotonic_ms, now_ms};
 
 /// When a partition buffer flushes, and how many may be active.
@@ -254,10 +254,7 @@ impl Buffers {
                 continue;
             };
             state.in_memory += buffer.append(first, &part, due(&part));
-            // Small records' bookkeeping counts too, as it does for the batches cut from the log.
-            let size = self.config.hints.size_bytes;
-            let full = buffer.bytes >= size
-                || RecordMeta::held_bytes(buffer.bytes, buffer.records) >= size.saturating_mul(2);
+            let full = self.config.hints.is_full(buffer.bytes, buffer.records);
             accepted += 1;
             if full && let Some(flush) = state.take(&partition) {
                 state.full.push(flush);

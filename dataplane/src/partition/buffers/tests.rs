@@ -1,4 +1,5 @@
 use super::*;
+use crate::record::RecordMeta;
 
 fn part(first: u64, key: &str, records: &[&str]) -> Batch {
     let mut b = Batch::from_records(first, 1000 + first, records.iter().map(|r| r.as_bytes()));
