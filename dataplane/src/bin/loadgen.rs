@@ -1,8 +1,9 @@
 //! `loadgen`: load generator and delivery verifier for Hydrant benchmarks.
 //!
 //! It drives a Firehose-compatible endpoint with `PutRecordBatch` or `PutRecord` requests (AWS
-//! JSON 1.1, SigV4-signed with `--access-key-id`) from `--connections` concurrent connections, each keeping one request in
-//! flight, and reports acknowledged throughput and per-request acknowledgement latency.
+//! JSON 1.1; unsigned, or SigV4-signed with `--access-key-id`) from `--connections` concurrent
+//! connections, each keeping one request in flight, and reports acknowledged throughput and
+//! per-request acknowledgement latency.
 //! Optionally it then waits for the server to deliver everything and checks the delivered
 //! objects record by record.
 //!
