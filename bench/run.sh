@@ -5,13 +5,18 @@
 # TLS (a throwaway CA made with openssl); ENCRYPTION=1 to encrypt the log at rest with a
 # generated key (spec.encryption AWS_OWNED_CMK); SIGV4=1 to verify SigV4 signatures on ingest
 # (spec.ingest.auth.sigV4, a generated key; loadgen signs every request); BENCH_DIR to choose
-# the work directory.
+# the work directory; BIN_DIR to run binaries built before instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-60}"; shift || true
-cargo build --release --bins --quiet
-# Absolute: the server starts from the work directory (CARGO_TARGET_DIR may be relative or not).
-BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
+# BIN_DIR: binaries built before (to compare builds, or to edit while a run goes on).
+if [ -n "${BIN_DIR:-}" ]; then
+    BIN="$(cd "$BIN_DIR" && pwd)"
+else
+    cargo build --release --bins --quiet
+    # Absolute: the server starts from the work directory (CARGO_TARGET_DIR may be relative or not).
+    BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
+fi
 WORK="${BENCH_DIR:-$(mktemp -d /work/hydrant-bench.XXXXXX)}"
 mkdir -p "$WORK"
 sed -e "s/compressionFormat: UNCOMPRESSED/compressionFormat: ${COMPRESSION:-UNCOMPRESSED}/" -e "s/durability: fsync/durability: ${DURABILITY:-fsync}/"  bench/stream.yaml > "$WORK/stream.yaml"

@@ -89,7 +89,7 @@ struct IngestLimitArgs {
     ingest_body_timeout: Duration,
     /// Bytes of request bodies held at once across connections; a body that does not fit
     /// waits (within the body timeout) for others to finish.
-    #[arg(long, env = "HYDRANT_INGEST_BODY_MEMORY_BYTES", default_value_t = 256 << 20,
+    #[arg(long, env = "HYDRANT_INGEST_BODY_MEMORY_BYTES", default_value_t = dataplane::ingest::DEFAULT_BODY_MEMORY_BYTES as u64,
           value_parser = clap::value_parser!(u64).range((16 << 20)..))]
     ingest_body_memory_bytes: u64,
     /// HTTP/2: concurrent streams (requests) per connection.

@@ -11,6 +11,11 @@ use super::error::ApiError;
 /// wait behind large slow ones, and the connection limit bounds this part.
 pub const FREE_BODY_BYTES: usize = 64 << 10;
 
+/// The budget's default: a few of the largest requests at once, or a couple of dozen of the
+/// common half-megabyte batches, which already keep the log's group commits full; more bodies
+/// in memory buy no throughput (docs/benchmarks.md, "Memory against connections").
+pub const DEFAULT_BODY_MEMORY_BYTES: usize = 32 << 20;
+
 /// Bytes of request bodies held at once across all connections beyond each one's first
 /// [`FREE_BODY_BYTES`], one permit a byte: a body takes permits for what has arrived of it, so
 /// a flood of large slow bodies waits for memory instead of taking more.

@@ -71,7 +71,7 @@ impl Default for ConnectionLimits {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(60),
-            body_memory_bytes: 256 << 20,
+            body_memory_bytes: super::body_memory::DEFAULT_BODY_MEMORY_BYTES,
             max_streams: 100,
         }
     }

@@ -7,11 +7,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
 
-use super::Ingest;
 use super::error::ApiError;
 use super::limits::{self, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 use super::request_body::{PutRecordBatchIn, PutRecordIn, RecordIn, parse};
+use super::{FREE_BODY_BYTES, Ingest};
 use crate::support::clock::now_ms;
 use crate::wal::FrameBatch;
 
@@ -30,11 +31,14 @@ const MANAGED_OPERATIONS: &[&str] = &[
     "StopDeliveryStreamEncryption",
 ];
 
+/// Answers one operation. `held` is the body's share of the request memory budget: a put's
+/// decoded records take theirs before they are built, and keep it until they are in the log.
 pub async fn dispatch(
     ingest: &Ingest,
     target: &str,
     headers: &HeaderMap,
     body: &[u8],
+    held: &mut Option<OwnedSemaphorePermit>,
 ) -> Result<String, ApiError> {
     let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
         return Err(ApiError::unknown_operation(if target.is_empty() {
@@ -45,8 +49,8 @@ pub async fn dispatch(
     };
     check_content_type(headers)?;
     match operation {
-        "PutRecordBatch" => put_record_batch(ingest, body).await,
-        "PutRecord" => put_record(ingest, body).await,
+        "PutRecordBatch" => put_record_batch(ingest, body, held).await,
+        "PutRecord" => put_record(ingest, body, held).await,
         "DescribeDeliveryStream" => describe(ingest, body),
         "ListDeliveryStreams" => list(ingest, body),
         op if MANAGED_OPERATIONS.contains(&op) => Err(ApiError::invalid_argument(format!(
@@ -156,13 +160,19 @@ fn check_batch(body: &[u8]) -> Result<CheckedBatch<'_>, ApiError> {
     })
 }
 
-/// Decodes a checked batch's records into frames stamped `arrival_ms`.
-fn decode_batch(batch: &CheckedBatch<'_>, arrival_ms: u64) -> Result<FrameBatch, ApiError> {
+/// The decoded records' size against PutRecordBatch's limit.
+fn check_batch_bytes(batch: &CheckedBatch<'_>) -> Result<(), ApiError> {
     if batch.total > MAX_BATCH_BYTES {
         return Err(ApiError::invalid_argument(
             "Records size exceeds 4 MB limit",
         ));
     }
+    Ok(())
+}
+
+/// Decodes a checked batch's records into frames stamped `arrival_ms`.
+fn decode_batch(batch: &CheckedBatch<'_>, arrival_ms: u64) -> Result<FrameBatch, ApiError> {
+    check_batch_bytes(batch)?;
     let mut frames = FrameBatch::with_capacity(
         batch.total + batch.records.len() * crate::wal::frame::HEADER_LEN,
     );
@@ -188,10 +198,27 @@ pub fn put_record_batch_frames(
     Ok((batch.name.unwrap_or_default().into_owned(), frames))
 }
 
-async fn put_record_batch(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+/// What a checked batch takes beyond its body until its frames are in the log: the parsed
+/// records and the frames.
+fn batch_build_bytes(batch: &CheckedBatch<'_>) -> usize {
+    batch.records.len() * (std::mem::size_of::<RecordIn<'_>>() + crate::wal::frame::HEADER_LEN)
+        + batch.total
+}
+
+async fn put_record_batch(
+    ingest: &Ingest,
+    body: &[u8],
+    held: &mut Option<OwnedSemaphorePermit>,
+) -> Result<String, ApiError> {
     let batch = check_batch(body)?;
     check_stream(ingest, batch.name.as_deref().unwrap_or_default())?;
     ingest.check_puts()?;
+    check_batch_bytes(&batch)?;
+    let build = batch_build_bytes(&batch);
+    ingest
+        .body_memory
+        .grow(held, build.saturating_sub(FREE_BODY_BYTES))
+        .await?;
     let frames = decode_batch(&batch, now_ms())?;
     let payload = frames.payload_bytes();
     let count = frames.records();
@@ -260,10 +287,19 @@ pub fn put_record_frames(body: &[u8], arrival_ms: u64) -> Result<(String, FrameB
     Ok((record.name.unwrap_or_default().into_owned(), frames))
 }
 
-async fn put_record(ingest: &Ingest, body: &[u8]) -> Result<String, ApiError> {
+async fn put_record(
+    ingest: &Ingest,
+    body: &[u8],
+    held: &mut Option<OwnedSemaphorePermit>,
+) -> Result<String, ApiError> {
     let record = check_put_record(body)?;
     check_stream(ingest, record.name.as_deref().unwrap_or_default())?;
     ingest.check_puts()?;
+    let build = record.len + crate::wal::frame::HEADER_LEN;
+    ingest
+        .body_memory
+        .grow(held, build.saturating_sub(FREE_BODY_BYTES))
+        .await?;
     let frames = decode_record(&record, now_ms())?;
     let payload = frames.payload_bytes();
     let appended = ingest.append(frames).await?;

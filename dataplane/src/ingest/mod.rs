@@ -26,7 +26,7 @@ use warp::http::Response;
 
 use crate::metrics::Metrics;
 use crate::wal::{Wal, WalError};
-pub use body_memory::{BodyMemory, FREE_BODY_BYTES};
+pub use body_memory::{BodyMemory, DEFAULT_BODY_MEMORY_BYTES, FREE_BODY_BYTES};
 use error::ApiError;
 use sigv4::Credentials;
 
@@ -216,7 +216,7 @@ async fn handle<B: Buf>(
             .await
             .map_err(|_| ApiError::body_timeout(ingest.body_timeout))??;
         if path == "/" {
-            firehose::dispatch(&ingest, target, &headers, &body).await
+            firehose::dispatch(&ingest, target, &headers, &body, &mut held).await
         } else {
             plain::put(&ingest, &body, &mut held).await
         }

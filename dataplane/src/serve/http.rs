@@ -76,7 +76,7 @@ async fn api<B: Buf>(
         .to_owned();
     let result = async {
         // The body's memory stays taken until the request is answered.
-        let (body, _held) = read_body_bounded(
+        let (body, mut held) = read_body_bounded(
             headers,
             body,
             limits::MAX_BODY_BYTES,
@@ -99,7 +99,9 @@ async fn api<B: Buf>(
         }
         let operation = target.strip_prefix("Firehose_20150804.").unwrap_or("");
         match operation {
-            "PutRecord" | "PutRecordBatch" => put(endpoint, &target, headers, &body).await,
+            "PutRecord" | "PutRecordBatch" => {
+                put(endpoint, &target, headers, &body, &mut held).await
+            }
             _ => match control::dispatch(&endpoint.streams, operation, &body).await {
                 Some(result) => result,
                 None => Err(ApiError::unknown_operation(if target.is_empty() {
@@ -130,6 +132,7 @@ async fn put(
     target: &str,
     headers: &HeaderMap,
     body: &[u8],
+    held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<String, ApiError> {
     let name = control::stream_name(body)?;
     let account = &control::StreamStore::environment(&endpoint.streams).account;
@@ -138,7 +141,7 @@ async fn put(
     let deadline = Instant::now() + RESTART_WAIT;
     loop {
         if let Some(route) = endpoint.streams.route(&name) {
-            return firehose::dispatch(&route.ingest, target, headers, body).await;
+            return firehose::dispatch(&route.ingest, target, headers, body, held).await;
         }
         match endpoint.streams.status(&name) {
             Some("ACTIVE" | "CREATING") if Instant::now() < deadline => {
