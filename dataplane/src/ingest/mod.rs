@@ -10,6 +10,7 @@ pub(crate) mod firehose;
 pub mod limits;
 pub(crate) mod plain;
 pub(crate) mod request_body;
+mod signing_keys;
 pub mod sigv4;
 pub mod tls;
 

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
+use super::signing_keys::SigningKeys;
 
 /// Requests signed further than this from the server's clock are refused.
 pub const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -20,6 +21,7 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 #[derive(Clone, Default)]
 pub struct Credentials {
     keys: HashMap<String, String>,
+    signing_keys: SigningKeys,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -35,6 +37,7 @@ impl Credentials {
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         Self {
             keys: pairs.into_iter().collect(),
+            signing_keys: SigningKeys::default(),
         }
     }
 
@@ -43,6 +46,7 @@ impl Credentials {
         let keys = crate::support::secrets::read_all(dir)?;
         Ok(Self {
             keys: keys.into_iter().collect(),
+            signing_keys: SigningKeys::default(),
         })
     }
 
@@ -117,12 +121,17 @@ pub fn verify(
     );
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        hex_lower(&Sha256::digest(canonical.as_bytes()))
     );
     let scope_time = parse_scope_date(auth.date)
         .ok_or_else(|| ApiError::incomplete_signature("Credential date is not YYYYMMDD"))?;
-    let key =
-        aws_sigv4::sign::v4::generate_signing_key(secret, scope_time, auth.region, auth.service);
+    let key = credentials.signing_keys.get(
+        secret,
+        auth.access_key,
+        (auth.date, scope_time),
+        auth.region,
+        auth.service,
+    );
     let expected = aws_sigv4::sign::v4::calculate_signature(key, string_to_sign.as_bytes());
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(())
@@ -188,13 +197,54 @@ fn parse_authorization(header: &str) -> Result<Authorization<'_>, ApiError> {
     })
 }
 
+/// `YYYYMMDDTHHMMSSZ`, read by hand: a format string parsed for every request was a tenth of
+/// a small request's verification.
 fn parse_amz_date(text: &str) -> Option<SystemTime> {
-    let naive = NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ").ok()?;
-    Some(Utc.from_utc_datetime(&naive).into())
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let time =
+        NaiveTime::from_hms_opt(digits(&b[9..11])?, digits(&b[11..13])?, digits(&b[13..15])?)?;
+    Some(
+        Utc.from_utc_datetime(&parse_day(&b[..8])?.and_time(time))
+            .into(),
+    )
 }
 
+/// `YYYYMMDD`, the credential scope's date, at midnight UTC.
 fn parse_scope_date(text: &str) -> Option<SystemTime> {
-    parse_amz_date(&format!("{text}T000000Z"))
+    let day = parse_day(text.as_bytes())?;
+    Some(Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN)).into())
+}
+
+fn parse_day(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 8 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(
+        i32::try_from(digits(&b[..4])?).ok()?,
+        digits(&b[4..6])?,
+        digits(&b[6..8])?,
+    )
+}
+
+/// A run of ASCII digits as a number (no sign, no spaces).
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+    })
+}
+
+/// Lowercase hex, as the canonical request and the string to sign spell digests.
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 fn format_amz(time: SystemTime) -> String {
@@ -249,7 +299,7 @@ fn canonical_request(request: &SignedRequest<'_>, signed: &[&str]) -> Result<Str
     out.push('\n');
     out.push_str(&signed.join(";"));
     out.push('\n');
-    let body_hash = hex::encode(Sha256::digest(request.body));
+    let body_hash = hex_lower(&Sha256::digest(request.body));
     match request
         .headers
         .get("x-amz-content-sha256")
@@ -460,5 +510,34 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    #[test]
+    fn dates_are_read_in_the_basic_format_only() {
+        let at = |secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(parse_amz_date("20150830T123600Z"), Some(at(1_440_938_160)));
+        assert_eq!(parse_scope_date("20150830"), Some(at(1_440_892_800)));
+        for bad in [
+            "20150830T123600",
+            "2015-08-30T12:36:00Z",
+            "20151330T123600Z",
+            "20150830T246000Z",
+            "2015083OT123600Z",
+            "+0150830T123600Z",
+            "",
+        ] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
+        assert_eq!(parse_scope_date("2015083"), None);
+        assert_eq!(parse_scope_date("20150230"), None);
+    }
+
+    #[test]
+    fn digests_are_spelled_in_lowercase_hex() {
+        assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(
+            hex_lower(&Sha256::digest(b"")),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }
